@@ -1,0 +1,1 @@
+"""{{ cookiecutter.project_name|one_line }}: a reproducible ML experiment project."""

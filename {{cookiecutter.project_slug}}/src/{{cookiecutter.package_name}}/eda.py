@@ -1,0 +1,102 @@
+"""Stage `eda`: exploratory plots and a short summary of the TRAINING split.
+
+Only the training split is explored: looking at validation or test data while
+choosing features or models leaks them into your decisions.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Config, load_params
+from .errors import run_cli
+from .plotting import pyplot, save
+
+
+def class_balance(df: pd.DataFrame, target: str, out: Path, plt) -> Path:
+    fig, ax = plt.subplots(figsize=(5, 3))
+    df[target].value_counts().sort_index().plot.bar(ax=ax, color="tab:blue")
+    ax.set(title=f"Class balance ({target})", xlabel="", ylabel="rows")
+    return save(fig, out / "class_balance.png")
+
+
+def histograms(df: pd.DataFrame, numeric: list[str], out: Path, plt) -> Path:
+    cols = 3
+    rows = -(-len(numeric) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, col in zip(axes.flat, numeric, strict=False):
+        ax.hist(df[col].dropna(), bins=20, color="tab:blue", alpha=0.8)
+        ax.set_title(col)
+    for ax in axes.flat[len(numeric):]:
+        ax.set_visible(False)
+    return save(fig, out / "histograms.png")
+
+
+def box_plots(df: pd.DataFrame, numeric: list[str], target: str, out: Path, plt) -> Path:
+    cols = 3
+    rows = -(-len(numeric) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    classes = sorted(df[target].unique())
+    for ax, col in zip(axes.flat, numeric, strict=False):
+        ax.boxplot([df.loc[df[target] == c, col].dropna() for c in classes], tick_labels=classes)
+        ax.set_title(f"{col} by {target}")
+    for ax in axes.flat[len(numeric):]:
+        ax.set_visible(False)
+    return save(fig, out / "box_plots.png")
+
+
+def correlation_heatmap(df: pd.DataFrame, numeric: list[str], out: Path, plt) -> Path:
+    corr = df[numeric].corr()
+    fig, ax = plt.subplots(figsize=(1 + 0.8 * len(numeric), 0.8 * len(numeric)))
+    image = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(numeric)), numeric, rotation=45, ha="right")
+    ax.set_yticks(range(len(numeric)), numeric)
+    ax.grid(False)
+    for i in range(len(numeric)):
+        for j in range(len(numeric)):
+            ax.text(j, i, f"{corr.iloc[i, j]:.2f}", ha="center", va="center", fontsize=8)
+    fig.colorbar(image, ax=ax)
+    ax.set_title("Correlation (Pearson)")
+    return save(fig, out / "correlation.png")
+
+
+def summary_markdown(df: pd.DataFrame, data_cfg: Config) -> str:
+    target, numeric = data_cfg["target"], list(data_cfg["numeric"])
+    balance = df[target].value_counts().sort_index()
+    corr = df[numeric].corr().abs().where(lambda m: m < 1).stack().sort_values(ascending=False)
+    top = corr.iloc[::2].head(3)  # each pair appears twice in the stacked matrix
+    lines = [
+        "# Exploratory data analysis (training split)", "",
+        f"{len(df)} rows, {len(numeric)} numeric and {len(data_cfg['categorical'])} categorical "
+        f"features, target `{target}`.", "",
+        "## Class balance", "", "| class | rows | share |", "|---|---|---|",
+        *[f"| {c} | {n} | {n / len(df):.1%} |" for c, n in balance.items()], "",
+        "## Missing values", "", "| column | missing |", "|---|---|",
+        *[f"| {c} | {n} |" for c, n in df.isna().sum().items() if n], "",
+        "## Strongest correlations", "",
+        *[f"- `{a}` and `{b}`: {v:.2f}" for (a, b), v in top.items()], "",
+        "## Numeric summary", "", "```", df[numeric].describe().round(2).to_string(), "```", "",
+        "Plots: `class_balance.png`, `histograms.png`, `box_plots.png`, `correlation.png`.", "",
+    ]
+    return "\n".join(lines)
+
+
+def eda(data_cfg: Config, train_csv: Path, out: Path) -> list[Path]:
+    plt = pyplot()
+    df = pd.read_csv(train_csv)
+    numeric, target = list(data_cfg["numeric"]), data_cfg["target"]
+    paths = [class_balance(df, target, out, plt), histograms(df, numeric, out, plt),
+             box_plots(df, numeric, target, out, plt), correlation_heatmap(df, numeric, out, plt)]
+    plt.close("all")
+    (out / "summary.md").write_text(summary_markdown(df, data_cfg), encoding="utf-8")
+    return paths + [out / "summary.md"]
+
+
+def main() -> None:
+    cfg = load_params()
+    paths = eda(cfg["data"], Path("data/processed/train.csv"), Path("reports/eda"))
+    print(f"eda: wrote {len(paths)} files to reports/eda/")
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,43 @@
+"""The metrics every run reports, under the same names everywhere.
+
+Accuracy alone hides a model that ignores a rare class, so precision, recall,
+F1 and ROC-AUC are always reported beside it (macro-averaged over classes, so
+each class counts the same however rare it is).
+"""
+
+import numpy as np
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
+
+    n_classes = proba.shape[1]
+    y_pred = proba.argmax(axis=1)
+    labels = list(range(n_classes))
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="binary" if n_classes == 2 else "macro",
+        zero_division=0)
+    if len(np.unique(y_true)) < 2:
+        roc_auc = float("nan")  # undefined with one class present
+    elif n_classes == 2:
+        roc_auc = roc_auc_score(y_true, proba[:, 1])
+    else:
+        roc_auc = roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels)
+    values = (accuracy_score(y_true, y_pred), precision, recall, f1, roc_auc)
+    return {name: round(float(v), 6) for name, v in zip(METRICS, values, strict=True)}
+
+
+def majority_baseline(y_train: np.ndarray, n_rows: int, n_classes: int) -> np.ndarray:
+    """Probabilities of a model that always predicts the most frequent training class.
+
+    Its ROC-AUC is 0.5 by construction; any real model must beat its other scores.
+    """
+    proba = np.zeros((n_rows, n_classes))
+    proba[:, np.bincount(y_train, minlength=n_classes).argmax()] = 1.0
+    return proba
+
+
+def difference(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {k: round(a[k] - b[k], 6) for k in METRICS}
