@@ -8,6 +8,7 @@ fails when the two disagree, `... sync` rewrites params.yaml from conf/.
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,39 @@ CONF_DIR = Path("conf")
 Config = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Paths:
+    """Where the stages read and write (dvc.yaml names the same paths), under a root:
+    the project itself, or a scratch folder for sweeps and tests."""
+
+    root: Path = Path(".")
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "data" / "processed"
+
+    @property
+    def features(self) -> Path:
+        return self.root / "data" / "features"
+
+    @property
+    def featurizer(self) -> Path:
+        return self.root / "models" / "featurizer.joblib"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "models" / "model"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+
 def load_params(path: Path = PARAMS_FILE) -> Config:
     if not path.exists():
-        raise PipelineError(f"{path} not found: run from the project root, or `make params` to write it")
+        raise PipelineError(
+            f"{path} not found: run from the project root, or `make params` to write it"
+        )
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
@@ -42,14 +73,17 @@ def differences(expected: Any, actual: Any, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two nested configs."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         keys = sorted(set(expected) | set(actual), key=str)
-        return [d for k in keys
-                for d in differences(expected.get(k), actual.get(k), f"{prefix}{k}.")]
+        return [
+            d for k in keys for d in differences(expected.get(k), actual.get(k), f"{prefix}{k}.")
+        ]
     return [] if expected == actual else [prefix.rstrip(".")]
 
 
 def write_params(cfg: Config, path: Path = PARAMS_FILE) -> None:
-    header = "# Written from conf/ by `make params` (or by `dvc exp run -S ...`). Edit conf/, not this.\n"
-    path.write_text(header + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    header = "# Written from conf/ by `make params` (or `dvc exp run -S ...`). Edit conf/, not this.\n"
+    path.write_text(
+        header + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -66,8 +100,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         changed = differences(composed, load_params())
         if changed:
-            raise PipelineError(f"{PARAMS_FILE} is out of sync with {CONF_DIR}/ at "
-                                f"{', '.join(changed)}: run `make params` and commit both")
+            raise PipelineError(
+                f"{PARAMS_FILE} is out of sync with {CONF_DIR}/ at "
+                f"{', '.join(changed)}: run `make params` and commit both"
+            )
         print(f"{PARAMS_FILE} matches {CONF_DIR}/")
 
 

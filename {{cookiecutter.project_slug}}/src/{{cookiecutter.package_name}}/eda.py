@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Config, load_params
+from .config import Config, Paths, load_params
 from .errors import run_cli
 from .plotting import pyplot, save
 
@@ -27,7 +27,7 @@ def histograms(df: pd.DataFrame, numeric: list[str], out: Path, plt) -> Path:
     for ax, col in zip(axes.flat, numeric, strict=False):
         ax.hist(df[col].dropna(), bins=20, color="tab:blue", alpha=0.8)
         ax.set_title(col)
-    for ax in axes.flat[len(numeric):]:
+    for ax in axes.flat[len(numeric) :]:
         ax.set_visible(False)
     return save(fig, out / "histograms.png")
 
@@ -40,7 +40,7 @@ def box_plots(df: pd.DataFrame, numeric: list[str], target: str, out: Path, plt)
     for ax, col in zip(axes.flat, numeric, strict=False):
         ax.boxplot([df.loc[df[target] == c, col].dropna() for c in classes], tick_labels=classes)
         ax.set_title(f"{col} by {target}")
-    for ax in axes.flat[len(numeric):]:
+    for ax in axes.flat[len(numeric) :]:
         ax.set_visible(False)
     return save(fig, out / "box_plots.png")
 
@@ -66,17 +66,35 @@ def summary_markdown(df: pd.DataFrame, data_cfg: Config) -> str:
     corr = df[numeric].corr().abs().where(lambda m: m < 1).stack().sort_values(ascending=False)
     top = corr.iloc[::2].head(3)  # each pair appears twice in the stacked matrix
     lines = [
-        "# Exploratory data analysis (training split)", "",
+        "# Exploratory data analysis (training split)",
+        "",
         f"{len(df)} rows, {len(numeric)} numeric and {len(data_cfg['categorical'])} categorical "
-        f"features, target `{target}`.", "",
-        "## Class balance", "", "| class | rows | share |", "|---|---|---|",
-        *[f"| {c} | {n} | {n / len(df):.1%} |" for c, n in balance.items()], "",
-        "## Missing values", "", "| column | missing |", "|---|---|",
-        *[f"| {c} | {n} |" for c, n in df.isna().sum().items() if n], "",
-        "## Strongest correlations", "",
-        *[f"- `{a}` and `{b}`: {v:.2f}" for (a, b), v in top.items()], "",
-        "## Numeric summary", "", "```", df[numeric].describe().round(2).to_string(), "```", "",
-        "Plots: `class_balance.png`, `histograms.png`, `box_plots.png`, `correlation.png`.", "",
+        f"features, target `{target}`.",
+        "",
+        "## Class balance",
+        "",
+        "| class | rows | share |",
+        "|---|---|---|",
+        *[f"| {c} | {n} | {n / len(df):.1%} |" for c, n in balance.items()],
+        "",
+        "## Missing values",
+        "",
+        "| column | missing |",
+        "|---|---|",
+        *[f"| {c} | {n} |" for c, n in df.isna().sum().items() if n],
+        "",
+        "## Strongest correlations",
+        "",
+        *[f"- `{a}` and `{b}`: {v:.2f}" for (a, b), v in top.items()],
+        "",
+        "## Numeric summary",
+        "",
+        "```",
+        df[numeric].describe().round(2).to_string(),
+        "```",
+        "",
+        "Plots: `class_balance.png`, `histograms.png`, `box_plots.png`, `correlation.png`.",
+        "",
     ]
     return "\n".join(lines)
 
@@ -85,8 +103,12 @@ def eda(data_cfg: Config, train_csv: Path, out: Path) -> list[Path]:
     plt = pyplot()
     df = pd.read_csv(train_csv)
     numeric, target = list(data_cfg["numeric"]), data_cfg["target"]
-    paths = [class_balance(df, target, out, plt), histograms(df, numeric, out, plt),
-             box_plots(df, numeric, target, out, plt), correlation_heatmap(df, numeric, out, plt)]
+    paths = [
+        class_balance(df, target, out, plt),
+        histograms(df, numeric, out, plt),
+        box_plots(df, numeric, target, out, plt),
+        correlation_heatmap(df, numeric, out, plt),
+    ]
     plt.close("all")
     (out / "summary.md").write_text(summary_markdown(df, data_cfg), encoding="utf-8")
     return paths + [out / "summary.md"]
@@ -94,7 +116,7 @@ def eda(data_cfg: Config, train_csv: Path, out: Path) -> list[Path]:
 
 def main() -> None:
     cfg = load_params()
-    paths = eda(cfg["data"], Path("data/processed/train.csv"), Path("reports/eda"))
+    paths = eda(cfg["data"], Paths().processed / "train.csv", Paths().reports / "eda")
     print(f"eda: wrote {len(paths)} files to reports/eda/")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import Config, load_params
+from .config import Config, Paths, load_params
 from .errors import run_cli
 from .features import SPLITS, load_split
 from .metrics import classification_metrics, difference, majority_baseline
@@ -43,8 +43,11 @@ def cross_validate(cfg: Config, train_csv: Path, folds: int = 5) -> dict[str, fl
     folds = min(folds, int(y.value_counts().min()))
     # The same averaging as classification_metrics: binary for two classes, else macro.
     binary = y.nunique() == 2
-    scoring = {"accuracy": "accuracy", "f1": "f1" if binary else "f1_macro",
-               "roc_auc": "roc_auc" if binary else "roc_auc_ovr"}
+    scoring = {
+        "accuracy": "accuracy",
+        "f1": "f1" if binary else "f1_macro",
+        "roc_auc": "roc_auc" if binary else "roc_auc_ovr",
+    }
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg["seed"])
     scores = cross_validate(pipeline, df, y, cv=splitter, scoring=scoring)
     result = {"folds": folds}
@@ -62,7 +65,8 @@ def write_plot_data(y_true: np.ndarray, proba: np.ndarray, classes: list[str], o
     out.mkdir(parents=True, exist_ok=True)
     names = np.array(classes)
     pd.DataFrame({"actual": names[y_true], "predicted": names[proba.argmax(1)]}).to_csv(
-        out / "confusion.csv", index=False)
+        out / "confusion.csv", index=False
+    )
     # One file per class (one-vs-rest): DVC draws each file of a folder as its own plot.
     for kind in ("roc", "precision_recall"):
         shutil.rmtree(out / kind, ignore_errors=True)
@@ -70,21 +74,26 @@ def write_plot_data(y_true: np.ndarray, proba: np.ndarray, classes: list[str], o
     for i, name in enumerate(classes):
         file = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".csv"
         fpr, tpr, _ = roc_curve(y_true == i, proba[:, i])
-        pd.DataFrame({"fpr": fpr.round(6), "tpr": tpr.round(6)}).to_csv(out / "roc" / file,
-                                                                          index=False)
+        pd.DataFrame({"fpr": fpr.round(6), "tpr": tpr.round(6)}).to_csv(
+            out / "roc" / file, index=False
+        )
         precision, recall, _ = precision_recall_curve(y_true == i, proba[:, i])
         pd.DataFrame({"recall": recall.round(6), "precision": precision.round(6)}).to_csv(
-            out / "precision_recall" / file, index=False)
+            out / "precision_recall" / file, index=False
+        )
 
 
-def plot_figures(y_true: np.ndarray, proba: np.ndarray, classes: list[str], out: Path) -> list[Path]:
+def plot_figures(
+    y_true: np.ndarray, proba: np.ndarray, classes: list[str], out: Path
+) -> list[Path]:
     """PNG versions of the same plots, for MLflow, the report and the model card."""
     from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    ConfusionMatrixDisplay.from_predictions(y_true, proba.argmax(1), display_labels=classes,
-                                            ax=ax, colorbar=False)
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, proba.argmax(1), display_labels=classes, ax=ax, colorbar=False
+    )
     ax.grid(False)
     paths = [save(fig, out / "confusion_matrix.png")]
     fig, ax = plt.subplots(figsize=(4.5, 4))
@@ -99,21 +108,34 @@ def plot_figures(y_true: np.ndarray, proba: np.ndarray, classes: list[str], out:
 def per_class_report(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict:
     from sklearn.metrics import classification_report
 
-    return classification_report(y_true, proba.argmax(1), labels=list(range(len(classes))),
-                                 target_names=classes, output_dict=True, zero_division=0)
+    return classification_report(
+        y_true,
+        proba.argmax(1),
+        labels=list(range(len(classes))),
+        target_names=classes,
+        output_dict=True,
+        zero_division=0,
+    )
 
 
-def evaluate(cfg: Config, model: Model, classes: list[str], features: Path, train_csv: Path,
-             reports: Path) -> dict[str, Any]:
+def evaluate(
+    cfg: Config, model: Model, classes: list[str], features: Path, train_csv: Path, reports: Path
+) -> dict[str, Any]:
     arrays = {name: load_split(features, name) for name in SPLITS}
     proba = {name: model.predict_proba(x) for name, (x, _) in arrays.items()}
     scores = {name: classification_metrics(arrays[name][1], proba[name]) for name in SPLITS}
     y_test = arrays["test"][1]
     baseline = classification_metrics(
-        y_test, majority_baseline(arrays["train"][1], len(y_test), len(classes)))
-    metrics = {**scores["test"], "train": scores["train"], "val": scores["val"],
-               "baseline": baseline, "lift": difference(scores["test"], baseline),
-               "gap": difference(scores["train"], scores["test"])}
+        y_test, majority_baseline(arrays["train"][1], len(y_test), len(classes))
+    )
+    metrics = {
+        **scores["test"],
+        "train": scores["train"],
+        "val": scores["val"],
+        "baseline": baseline,
+        "lift": difference(scores["test"], baseline),
+        "gap": difference(scores["train"], scores["test"]),
+    }
     if (cv := cross_validate(cfg, train_csv)) is not None:
         metrics["cv"] = cv
     reports.mkdir(parents=True, exist_ok=True)
@@ -129,9 +151,16 @@ def main() -> None:
     import joblib
 
     cfg = load_params()
-    classes = joblib.load("models/featurizer.joblib")["classes"]
-    metrics = evaluate(cfg, load_model(Path("models/model")), classes, Path("data/features"),
-                       Path("data/processed/train.csv"), Path("reports"))
+    paths = Paths()
+    classes = joblib.load(paths.featurizer)["classes"]
+    metrics = evaluate(
+        cfg,
+        load_model(paths.model),
+        classes,
+        paths.features,
+        paths.processed / "train.csv",
+        paths.reports,
+    )
     shown = "  ".join(f"{k}={metrics[k]:.3f}" for k in ("accuracy", "f1", "roc_auc"))
     print(f"evaluate (test): {shown}  lift over majority f1=+{metrics['lift']['f1']:.3f}")
 

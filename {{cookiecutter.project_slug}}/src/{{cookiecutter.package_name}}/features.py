@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from .config import Config, load_params
+from .config import Config, Paths, load_params
 from .errors import run_cli
 
 SPLITS = ("train", "val", "test")
@@ -25,18 +25,28 @@ def build_featurizer(data_cfg: Config):
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-    categorical = make_pipeline(SimpleImputer(strategy="most_frequent"),
-                                OneHotEncoder(handle_unknown="ignore", sparse_output=False))
-    return ColumnTransformer([("numeric", numeric, list(data_cfg["numeric"])),
-                              ("categorical", categorical, list(data_cfg["categorical"]))])
+    categorical = make_pipeline(
+        SimpleImputer(strategy="most_frequent"),
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+    )
+    return ColumnTransformer(
+        [
+            ("numeric", numeric, list(data_cfg["numeric"])),
+            ("categorical", categorical, list(data_cfg["categorical"])),
+        ]
+    )
 
 
 def fit_featurizer(train: pd.DataFrame, data_cfg: Config) -> dict:
     """Fit on the training split; the bundle also holds the class labels in order."""
     featurizer = build_featurizer(data_cfg).fit(train)
     classes = sorted(train[data_cfg["target"]].astype(str).unique())
-    return {"featurizer": featurizer, "classes": classes, "target": data_cfg["target"],
-            "columns": list(data_cfg["numeric"]) + list(data_cfg["categorical"])}
+    return {
+        "featurizer": featurizer,
+        "classes": classes,
+        "target": data_cfg["target"],
+        "columns": list(data_cfg["numeric"]) + list(data_cfg["categorical"]),
+    }
 
 
 def transform(bundle: dict, df: pd.DataFrame) -> np.ndarray:
@@ -53,8 +63,11 @@ def featurize(data_cfg: Config, processed: Path, out: Path, bundle_path: Path) -
     bundle = fit_featurizer(splits["train"], data_cfg)
     out.mkdir(parents=True, exist_ok=True)
     for name, df in splits.items():
-        np.savez(out / f"{name}.npz", x=transform(bundle, df),
-                 y=encode_labels(bundle, df[data_cfg["target"]]))
+        np.savez(
+            out / f"{name}.npz",
+            x=transform(bundle, df),
+            y=encode_labels(bundle, df[data_cfg["target"]]),
+        )
     bundle_path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(bundle, bundle_path)
     return bundle
@@ -67,8 +80,8 @@ def load_split(folder: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     cfg = load_params()
-    bundle = featurize(cfg["data"], Path("data/processed"), Path("data/features"),
-                       Path("models/featurizer.joblib"))
+    paths = Paths()
+    bundle = featurize(cfg["data"], paths.processed, paths.features, paths.featurizer)
     names = bundle["featurizer"].get_feature_names_out()
     print(f"featurize: {len(names)} features, classes {bundle['classes']}")
 

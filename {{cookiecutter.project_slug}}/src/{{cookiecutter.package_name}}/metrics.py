@@ -17,8 +17,12 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
     y_pred = proba.argmax(axis=1)
     labels = list(range(n_classes))
     precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, average="binary" if n_classes == 2 else "macro",
-        zero_division=0)
+        y_true,
+        y_pred,
+        labels=labels,
+        average="binary" if n_classes == 2 else "macro",
+        zero_division=0,
+    )
     if len(np.unique(y_true)) < 2:
         roc_auc = float("nan")  # undefined with one class present
     elif n_classes == 2:

@@ -9,8 +9,15 @@ def pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 100, "savefig.bbox": "tight", "axes.grid": True,
-                         "grid.alpha": 0.3, "svg.hashsalt": "fixed"})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.bbox": "tight",
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "svg.hashsalt": "fixed",
+        }
+    )
     return plt
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import Config, load_params
+from .config import Config, Paths, load_params
 from .errors import PipelineError, run_cli
 
 MIN_ROWS_PER_CLASS = 3  # one each for train, validation and test
@@ -17,12 +17,18 @@ MIN_ROWS_PER_CLASS = 3  # one each for train, validation and test
 
 def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
     if not path.exists():
-        raise PipelineError(f"raw data {path} not found: run `dvc pull` to fetch it "
-                            "(or fix data.raw_path in your conf/data file)")
+        raise PipelineError(
+            f"raw data {path} not found: run `dvc pull` to fetch it "
+            "(or fix data.raw_path in your conf/data file)"
+        )
     try:
         # Everything as text first: types are checked against the config below.
-        df = pd.read_csv(path, dtype=str, keep_default_na=False,
-                         na_values=list(data_cfg.get("missing_values", [""])))
+        df = pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=list(data_cfg.get("missing_values", [""])),
+        )
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{path} is not a readable CSV file: {exc}") from None
     return df.rename(columns=data_cfg.get("rename") or {})
@@ -40,11 +46,14 @@ def validate_schema(df: pd.DataFrame, data_cfg: Config, *, need_target: bool = T
         raise PipelineError(
             f"column(s) {', '.join(map(repr, missing))} missing from the data "
             f"(found: {', '.join(map(repr, df.columns))}); fix the CSV or the data config "
-            "(data.rename, data.numeric, data.categorical, data.target)")
+            "(data.rename, data.numeric, data.categorical, data.target)"
+        )
     empty = [c for c in expected if df[c].isna().all()]
     if empty:
-        raise PipelineError(f"column(s) {', '.join(map(repr, empty))} hold no values at all: "
-                            "remove them from data.numeric / data.categorical")
+        raise PipelineError(
+            f"column(s) {', '.join(map(repr, empty))} hold no values at all: "
+            "remove them from data.numeric / data.categorical"
+        )
 
 
 def to_numeric(df: pd.DataFrame, columns: list[str]) -> dict[str, int]:
@@ -55,15 +64,18 @@ def to_numeric(df: pd.DataFrame, columns: list[str]) -> dict[str, int]:
         bad = df[col].notna() & values.isna()
         if bad.sum() > 0.5 * df[col].notna().sum():
             example = df.loc[bad, col].iloc[0]
-            raise PipelineError(f"column {col!r} is listed in data.numeric but holds text such as "
-                                f"{example!r}: move it to data.categorical or fix the values")
+            raise PipelineError(
+                f"column {col!r} is listed in data.numeric but holds text such as "
+                f"{example!r}: move it to data.categorical or fix the values"
+            )
         coerced[col] = int(bad.sum())
         df[col] = values.astype("float64")
     return coerced
 
 
-def normalise_categories(df: pd.DataFrame, columns: list[str],
-                         synonyms: dict[str, dict[str, str]]) -> dict[str, int]:
+def normalise_categories(
+    df: pd.DataFrame, columns: list[str], synonyms: dict[str, dict[str, str]]
+) -> dict[str, int]:
     """Trim, collapse spaces, lower-case, then map synonyms; return changed cells per column."""
     changed = {}
     for col in columns:
@@ -86,7 +98,9 @@ def outliers(df: pd.DataFrame, columns: list[str], k: float) -> dict[str, int]:
     return counts
 
 
-def clean(df: pd.DataFrame, data_cfg: Config, *, need_target: bool = True) -> tuple[pd.DataFrame, dict]:
+def clean(
+    df: pd.DataFrame, data_cfg: Config, *, need_target: bool = True
+) -> tuple[pd.DataFrame, dict]:
     """Validate and clean a raw table; return the clean table and what was done."""
     validate_schema(df, data_cfg, need_target=need_target)
     df = df.copy()
@@ -94,7 +108,9 @@ def clean(df: pd.DataFrame, data_cfg: Config, *, need_target: bool = True) -> tu
     categorical = list(data_cfg["categorical"]) + ([target] if need_target else [])
     summary: dict[str, Any] = {"rows_in": len(df)}
     summary["unparseable_numbers"] = to_numeric(df, list(data_cfg["numeric"]))
-    summary["categories_fixed"] = normalise_categories(df, categorical, data_cfg.get("synonyms") or {})
+    summary["categories_fixed"] = normalise_categories(
+        df, categorical, data_cfg.get("synonyms") or {}
+    )
     dropped = {}
     if need_target:
         dropped["missing_target"] = int(df[target].isna().sum())
@@ -118,21 +134,28 @@ def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFra
     target = data_cfg["target"]
     counts = df[target].value_counts()
     if len(counts) < 2:
-        raise PipelineError(f"target {target!r} has a single class ({counts.index[0]!r}): "
-                            "a classifier needs at least two")
+        raise PipelineError(
+            f"target {target!r} has a single class ({counts.index[0]!r}): "
+            "a classifier needs at least two"
+        )
     if counts.min() < MIN_ROWS_PER_CLASS:
         raise PipelineError(
             f"too little data to split: class {counts.idxmin()!r} of {target!r} has "
-            f"{counts.min()} row(s), at least {MIN_ROWS_PER_CLASS} are needed (train/val/test)")
+            f"{counts.min()} row(s), at least {MIN_ROWS_PER_CLASS} are needed (train/val/test)"
+        )
     sizes = data_cfg["split"]
     try:
-        rest, test = train_test_split(df, test_size=sizes["test_size"], random_state=seed,
-                                      stratify=df[target])
-        train, val = train_test_split(rest, test_size=sizes["val_size"], random_state=seed,
-                                      stratify=rest[target])
+        rest, test = train_test_split(
+            df, test_size=sizes["test_size"], random_state=seed, stratify=df[target]
+        )
+        train, val = train_test_split(
+            rest, test_size=sizes["val_size"], random_state=seed, stratify=rest[target]
+        )
     except ValueError as exc:
-        raise PipelineError(f"cannot split {len(df)} rows with data.split {dict(sizes)}: {exc}; "
-                            "use more data or larger split sizes") from None
+        raise PipelineError(
+            f"cannot split {len(df)} rows with data.split {dict(sizes)}: {exc}; "
+            "use more data or larger split sizes"
+        ) from None
     return {"train": train, "val": val, "test": test}
 
 
@@ -157,8 +180,10 @@ def prepare(cfg: Config, raw_path: Path, out_dir: Path, report_path: Path) -> di
 
 def main() -> None:
     cfg = load_params()
-    summary = prepare(cfg, Path(cfg["data"]["raw_path"]), Path("data/processed"),
-                      Path("reports/cleaning.json"))
+    paths = Paths()
+    summary = prepare(
+        cfg, Path(cfg["data"]["raw_path"]), paths.processed, paths.reports / "cleaning.json"
+    )
     dropped = ", ".join(f"{n} {why}" for why, n in summary["rows_dropped"].items())
     print(f"prepare: {summary['rows_in']} rows in, {summary['rows_out']} kept ({dropped} dropped)")
 

@@ -6,7 +6,7 @@
 from pathlib import Path
 from typing import Any
 
-from .config import Config, load_params
+from .config import Config, Paths, load_params
 from .errors import run_cli
 from .features import load_split
 from .models import Model, build_model
@@ -22,8 +22,8 @@ def train(cfg: Config, features: Path, on_epoch=None) -> tuple[Model, dict[str, 
 
 def main() -> None:
     cfg = load_params()
-    model, _ = train(cfg, Path("data/features"))
-    model.save(Path("models/model"))
+    model, _ = train(cfg, Paths().features)
+    model.save(Paths().model)
     print(f"train: {cfg['model']['name']} saved to models/model/")
 
 

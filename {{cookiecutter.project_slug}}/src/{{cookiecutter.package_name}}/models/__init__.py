@@ -26,13 +26,15 @@ def _model_class(name: str) -> type[Model]:
         from . import sklearn_models  # noqa: F401
     if name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY) + (["mlp"] if "mlp" not in REGISTRY else []))
-        raise ValueError(f"model.name {name!r} is unknown: use one of {known} "
-                         "or register a new class in models/")
+        raise ValueError(
+            f"model.name {name!r} is unknown: use one of {known} or register a new class in models/"
+        )
     return REGISTRY[name]
 
 
-def build_model(model_cfg: dict[str, Any], *, seed: int,
-                trainer: dict[str, Any] | None = None) -> Model:
+def build_model(
+    model_cfg: dict[str, Any], *, seed: int, trainer: dict[str, Any] | None = None
+) -> Model:
     params = {k: v for k, v in model_cfg.items() if k != "name"}
     return _model_class(model_cfg["name"])(params, seed=seed, trainer=trainer)
 

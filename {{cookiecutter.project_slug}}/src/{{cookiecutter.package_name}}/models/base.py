@@ -26,8 +26,15 @@ class Model(ABC):
         self.trainer = dict(trainer or {})
 
     @abstractmethod
-    def fit(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
-            y_val: np.ndarray, *, on_epoch: EpochCallback | None = None) -> dict[str, Any]:
+    def fit(
+        self,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_val: np.ndarray,
+        y_val: np.ndarray,
+        *,
+        on_epoch: EpochCallback | None = None,
+    ) -> dict[str, Any]:
         """Train; return a summary (e.g. epochs run, device) worth tracking."""
 
     @abstractmethod
@@ -45,6 +52,11 @@ class Model(ABC):
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        meta = {"name": self.name, "params": self.params, "seed": self.seed, "trainer": self.trainer}
+        meta = {
+            "name": self.name,
+            "params": self.params,
+            "seed": self.seed,
+            "trainer": self.trainer,
+        }
         (folder / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         self.save_weights(folder)

@@ -46,5 +46,11 @@ class RandomForest(SklearnModel):
 
 @register("svm")
 class SVM(SklearnModel):
+    """An SVC has no probabilities of its own: calibration adds them (ROC-AUC needs them)."""
+
     estimator = SVC
-    fixed: ClassVar[dict[str, Any]] = {"probability": True}
+
+    def make_estimator(self):
+        from sklearn.calibration import CalibratedClassifierCV
+
+        return CalibratedClassifierCV(super().make_estimator(), ensemble=False)

@@ -1,0 +1,34 @@
+"""Shared fixtures: the project's config and small copies of its data."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.config import compose
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW = ROOT / "data" / "raw" / "penguins-raw.csv"
+
+
+@pytest.fixture(scope="session")
+def cfg() -> dict:
+    """The default configuration composed from conf/ (what params.yaml must hold)."""
+    return compose(conf_dir=ROOT / "conf")
+
+
+@pytest.fixture
+def data_cfg(cfg) -> dict:
+    return cfg["data"]
+
+
+@pytest.fixture(scope="session")
+def tiny_raw(tmp_path_factory) -> Path:
+    """A 120-row sample of the raw table (40 per species), in its raw, messy form."""
+    if not RAW.exists():
+        pytest.skip(f"{RAW} is missing: run `dvc pull`")
+    raw = pd.read_csv(RAW, dtype=str, keep_default_na=False)
+    sample = raw.groupby("Species").head(40)
+    path = tmp_path_factory.mktemp("raw") / "penguins-raw.csv"
+    sample.to_csv(path, index=False)
+    return path

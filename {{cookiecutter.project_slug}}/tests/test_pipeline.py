@@ -1,0 +1,227 @@
+"""The pipeline's stage functions on small data: cleaning, splitting, features, metrics."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from {{ cookiecutter.package_name }}.config import Paths, differences, load_params
+from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.features import build_featurizer, fit_featurizer, transform
+from {{ cookiecutter.package_name }}.metrics import METRICS, classification_metrics, majority_baseline
+from {{ cookiecutter.package_name }}.pipeline import run_pipeline
+from {{ cookiecutter.package_name }}.prepare import clean, load_raw, split
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def messy_frame() -> pd.DataFrame:
+    """Raw-shaped rows with the usual problems: case, spaces, synonyms, duplicates, '.'."""
+    row = {
+        "studyName": "PAL0708",
+        "Sample Number": "1",
+        "Region": "Anvers",
+        "Stage": "Adult",
+        "Individual ID": "N1A1",
+        "Date Egg": "2007-11-11",
+        "Comments": "",
+        "Clutch Completion": "Yes",
+        "Culmen Length (mm)": "39.1",
+        "Culmen Depth (mm)": "18.7",
+        "Flipper Length (mm)": "181",
+        "Body Mass (g)": "3750",
+        "Delta 15 N (o/oo)": "8.9",
+        "Delta 13 C (o/oo)": "-24.7",
+        "Island": "Torgersen",
+        "Sex": "MALE",
+        "Species": "Adelie Penguin (Pygoscelis adeliae)",
+    }
+    rows = [
+        row,
+        row,  # an exact duplicate
+        {
+            **row,
+            "Individual ID": "N1A2",
+            "Species": "  adelie PENGUIN  (Pygoscelis adeliae) ",
+            "Sex": "F",
+            "Island": " torgersen",
+        },
+        {
+            **row,
+            "Individual ID": "N2A1",
+            "Species": "Gentoo penguin (Pygoscelis papua)",
+            "Sex": ".",
+            "Body Mass (g)": "NA",
+        },
+        {**row, "Individual ID": "N2A2", "Species": ""},  # no label: dropped
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_clean_fixes_categories_duplicates_and_missing_tokens(tmp_path, data_cfg):
+    path = tmp_path / "messy.csv"
+    messy_frame().to_csv(path, index=False)
+    df, summary = clean(load_raw(path, data_cfg), data_cfg)
+    assert sorted(df["species"].unique()) == ["Adelie", "Gentoo"]
+    assert df["island"].unique().tolist() == ["torgersen"]
+    assert sorted(df["sex"].dropna().unique()) == ["female", "male"]
+    assert summary["rows_in"] == 5 and summary["rows_out"] == 3
+    assert summary["rows_dropped"] == {"missing_target": 1, "duplicates": 1}
+    assert summary["missing_values"]["sex"] == 1 and summary["missing_values"]["body_mass_g"] == 1
+    assert "individual_id" not in df.columns and "comments" not in df.columns
+    assert df["body_mass_g"].dtype == np.float64
+
+
+def test_raw_file_is_never_modified(tmp_path, data_cfg, tiny_raw):
+    before = tiny_raw.read_bytes()
+    cfg = {"data": data_cfg, "seed": 0}
+    from {{ cookiecutter.package_name }}.prepare import prepare
+
+    prepare(cfg, tiny_raw, tmp_path / "processed", tmp_path / "cleaning.json")
+    assert tiny_raw.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda df: df.drop(columns=["Island"]), "'island' missing"),
+        (lambda df: df.rename(columns={"Body Mass (g)": "Mass"}), "'body_mass_g' missing"),
+        (lambda df: df.assign(**{"Delta 15 N (o/oo)": "NA"}), "'delta_15n' hold no values"),
+        (
+            lambda df: df.assign(**{"Body Mass (g)": "heavy"}),
+            "'body_mass_g' is listed in data.numeric",
+        ),
+    ],
+    ids=["missing column", "renamed column", "all-empty column", "text in a numeric column"],
+)
+def test_schema_errors_name_the_column(tmp_path, data_cfg, tiny_raw, change, message):
+    path = tmp_path / "bad.csv"
+    change(pd.read_csv(tiny_raw, dtype=str, keep_default_na=False)).to_csv(path, index=False)
+    with pytest.raises(PipelineError, match=message):
+        clean(load_raw(path, data_cfg), data_cfg)
+
+
+def test_missing_raw_file_suggests_dvc_pull(tmp_path, data_cfg):
+    with pytest.raises(PipelineError, match="dvc pull"):
+        load_raw(tmp_path / "nope.csv", data_cfg)
+
+
+def test_single_class_and_too_small_data_are_clear_errors(data_cfg):
+    one_class = pd.DataFrame({data_cfg["target"]: ["Adelie"] * 10})
+    with pytest.raises(PipelineError, match="single class"):
+        split(one_class, data_cfg, seed=0)
+    tiny = pd.DataFrame({data_cfg["target"]: ["Adelie"] * 5 + ["Gentoo"] * 2})
+    with pytest.raises(PipelineError, match="too little data"):
+        split(tiny, data_cfg, seed=0)
+
+
+def test_split_is_stratified_disjoint_and_seeded(tmp_path, data_cfg, tiny_raw):
+    df, _ = clean(load_raw(tiny_raw, data_cfg), data_cfg)
+    df = df.assign(row=range(len(df)))
+    parts = split(df, data_cfg, seed=7)
+    rows = [set(p["row"]) for p in parts.values()]
+    assert sum(map(len, rows)) == len(df) and not (rows[0] & rows[1] or rows[0] & rows[2])
+    overall = df["species"].value_counts(normalize=True)
+    for part in parts.values():  # every class in every split, in the overall proportion
+        share = part["species"].value_counts(normalize=True)
+        assert (share - overall).abs().max() < 0.05
+    again = split(df, data_cfg, seed=7)
+    assert all(parts[k]["row"].tolist() == again[k]["row"].tolist() for k in parts)
+
+
+def test_featurizer_learns_from_train_only(data_cfg):
+    train = pd.DataFrame(
+        {c: [1.0, 2.0, 3.0, np.nan] for c in data_cfg["numeric"]}
+        | {c: ["a", "b", "a", None] for c in data_cfg["categorical"]}
+        | {data_cfg["target"]: ["x", "y", "x", "y"]}
+    )
+    bundle = fit_featurizer(train, data_cfg)
+    x = transform(bundle, train)
+    n_num = len(data_cfg["numeric"])
+    assert np.allclose(x[:, :n_num].mean(axis=0), 0, atol=1e-6)  # scaled with train stats
+    unseen = train.assign(**{c: ["zzz"] * 4 for c in data_cfg["categorical"]})
+    assert not transform(bundle, unseen)[:, n_num:].any()  # unknown category: all zeros
+    assert bundle["classes"] == ["x", "y"]
+    assert build_featurizer(data_cfg) is not bundle["featurizer"]
+
+
+def test_metrics_names_and_known_values():
+    y = np.array([0, 1, 2, 0, 1, 2])
+    perfect = np.eye(3)[y]
+    assert classification_metrics(y, perfect) == dict.fromkeys(METRICS, 1.0)
+    baseline = classification_metrics(y, majority_baseline(np.array([0, 0, 1]), 6, 3))
+    assert baseline["roc_auc"] == 0.5 and baseline["accuracy"] == round(2 / 6, 6)
+    binary = classification_metrics(
+        np.array([0, 1, 1, 0]), np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]])
+    )
+    assert binary == {
+        "accuracy": 0.75,
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": round(2 / 3, 6),
+        "roc_auc": 1.0,
+    }
+
+
+@pytest.mark.parametrize("model", ["logreg", "random_forest", "svm"])
+def test_every_stage_runs_on_a_tiny_copy(tmp_path, cfg, tiny_raw, model):
+    from {{ cookiecutter.package_name }}.config import compose
+
+    run_cfg = compose([f"model={model}"], conf_dir=ROOT / "conf")
+    metrics = run_pipeline(run_cfg, Paths(tmp_path), raw_path=tiny_raw, with_eda=model == "svm")
+    assert set(METRICS) <= set(metrics) and metrics["f1"] > metrics["baseline"]["f1"]
+    for split_name in ("train", "val", "baseline", "lift", "gap"):
+        assert set(metrics[split_name]) == set(METRICS)
+    assert metrics["cv"]["folds"] == 5
+    saved = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    assert saved == metrics
+    for name in ("confusion.csv", "roc", "precision_recall"):
+        assert (tmp_path / "reports" / "plots" / name).exists()
+
+
+def test_same_seed_gives_byte_identical_metrics(tmp_path, cfg, tiny_raw):
+    outputs = []
+    for attempt in ("a", "b"):
+        run_pipeline(cfg, Paths(tmp_path / attempt), raw_path=tiny_raw, with_eda=False)
+        outputs.append((tmp_path / attempt / "reports" / "metrics.json").read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_own_binary_csv_with_one_data_config(tmp_path, cfg):
+    """An intern's own CSV: scikit-learn's bundled breast-cancer table, two classes."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer(as_frame=True)
+    df = bunch.frame.rename(columns=lambda c: c.replace(" ", "_"))
+    df["diagnosis"] = np.where(df.pop("target") == 1, "benign", "malignant")
+    csv = tmp_path / "cancer.csv"
+    df.to_csv(csv, index=False)
+    data_cfg = {
+        "name": "breast_cancer",
+        "raw_path": str(csv),
+        "target": "diagnosis",
+        "numeric": ["mean_radius", "mean_texture", "mean_smoothness", "worst_area"],
+        "categorical": [],
+        "drop": [],
+        "split": {"test_size": 0.2, "val_size": 0.2},
+    }
+    metrics = run_pipeline({**cfg, "data": data_cfg}, Paths(tmp_path / "out"))
+    assert metrics["roc_auc"] > 0.9 and metrics["baseline"]["roc_auc"] == 0.5
+    assert (tmp_path / "out" / "reports" / "eda" / "correlation.png").exists()
+
+
+def test_params_yaml_matches_conf(cfg):
+    changed = differences(cfg, load_params(ROOT / "params.yaml"))
+    assert not changed, f"params.yaml differs from conf/ at {changed}: run `make params`"
+
+
+def test_each_stage_lists_only_the_params_it_reads():
+    """A model change must re-run train and evaluate only."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name in ("prepare", "eda", "featurize"):
+        params = [str(p) for p in stages[name].get("params", [])]
+        assert not any(p.startswith(("model", "trainer")) for p in params), name
+    assert "model" in stages["train"]["params"] and "model" in stages["evaluate"]["params"]
