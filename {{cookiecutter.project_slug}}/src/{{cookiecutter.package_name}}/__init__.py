@@ -1,1 +1,4 @@
-"""{{ cookiecutter.project_name|one_line }}: a reproducible ML experiment project."""
+"""{{ cookiecutter.project_name|docstring }}
+
+A reproducible ML experiment project: see README.md.
+"""

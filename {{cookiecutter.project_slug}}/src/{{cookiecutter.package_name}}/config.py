@@ -80,7 +80,7 @@ def differences(expected: Any, actual: Any, prefix: str = "") -> list[str]:
 
 
 def write_params(cfg: Config, path: Path = PARAMS_FILE) -> None:
-    header = "# Written from conf/ by `make params` (or `dvc exp run -S ...`). Edit conf/, not this.\n"
+    header = "# Written from conf/ by `make params` or `dvc exp run -S`: edit conf/, not this.\n"
     path.write_text(
         header + yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), encoding="utf-8"
     )

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, Paths, load_params
-from .errors import run_cli
 from .features import SPLITS, load_split
 from .metrics import classification_metrics, difference, majority_baseline
 from .models import Model, load_model
 from .plotting import pyplot, save
+from .tracking import exit_on_interrupt, pipeline_run
 
 
 def cross_validate(cfg: Config, train_csv: Path, folds: int = 5) -> dict[str, float] | None:
@@ -152,18 +152,23 @@ def main() -> None:
 
     cfg = load_params()
     paths = Paths()
-    classes = joblib.load(paths.featurizer)["classes"]
-    metrics = evaluate(
-        cfg,
-        load_model(paths.model),
-        classes,
-        paths.features,
-        paths.processed / "train.csv",
-        paths.reports,
-    )
+    # Reopens the MLflow run that train started (models/model/run.json); see tracking.py.
+    with pipeline_run(cfg, paths, stage="evaluate") as run:
+        classes = joblib.load(paths.featurizer)["classes"]
+        metrics = evaluate(
+            cfg,
+            load_model(paths.model),
+            classes,
+            paths.features,
+            paths.processed / "train.csv",
+            paths.reports,
+        )
+        run.log_evaluation(metrics)
     shown = "  ".join(f"{k}={metrics[k]:.3f}" for k in ("accuracy", "f1", "roc_auc"))
     print(f"evaluate (test): {shown}  lift over majority f1=+{metrics['lift']['f1']:.3f}")
+    if run.run_id:
+        print(f"evaluate: logged to MLflow run {run.run_id}")
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    exit_on_interrupt(main)

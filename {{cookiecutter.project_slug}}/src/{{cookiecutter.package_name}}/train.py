@@ -3,13 +3,14 @@
 `dvc exp run -S model=svm` or `-S model.C=0.5` picks and tunes it; see conf/model/.
 """
 
+import time
 from pathlib import Path
 from typing import Any
 
 from .config import Config, Paths, load_params
-from .errors import run_cli
 from .features import load_split
 from .models import Model, build_model
+from .tracking import exit_on_interrupt, pipeline_run
 
 
 def train(cfg: Config, features: Path, on_epoch=None) -> tuple[Model, dict[str, Any]]:
@@ -22,10 +23,19 @@ def train(cfg: Config, features: Path, on_epoch=None) -> tuple[Model, dict[str, 
 
 def main() -> None:
     cfg = load_params()
-    model, _ = train(cfg, Paths().features)
-    model.save(Paths().model)
-    print(f"train: {cfg['model']['name']} saved to models/model/")
+    paths = Paths()
+    # The MLflow run starts in a background thread; the run id goes to models/model/run.json
+    # (a DVC out of this stage) so that evaluate logs into the same run. See tracking.py.
+    with pipeline_run(cfg, paths, stage="train") as run:
+        started = time.perf_counter()
+        model, summary = train(cfg, paths.features, on_epoch=run.log_epoch)
+        seconds = time.perf_counter() - started
+        model.save(paths.model)
+        run.write_run_file(paths.model)
+        run.log_fit(summary, seconds)
+    tracked = f" (MLflow run {run.run_id})" if run.run_id else ""
+    print(f"train: {cfg['model']['name']} saved to models/model/{tracked}")
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    exit_on_interrupt(main)  # Ctrl-C / SIGTERM: run KILLED, exit 130 / 143

@@ -1,0 +1,174 @@
+"""Pipeline speed of the generated project: full, no-op and model-only `dvc repro`.
+
+Usage (what `make bench` runs, with the Python of a baked, set-up project):
+
+    python bench/bench_repro.py --json OUT.json [--project BAKED_PROJECT_DIR] [--repeats 2]
+
+--project is a baked project that went through `make setup` (git and DVC started, raw data
+tracked by DVC); run this with its .venv Python, which the pipeline's stages then use. Without
+--project the template is baked with its default answers into a temporary folder and git + DVC
+are started there (cookiecutter and dvc must then be importable). Nothing is changed in the
+project: the work happens in a temporary copy of it (its .git, .dvc and data, without .venv),
+tracked into a temporary SQLite MLflow store created before any timing.
+
+Measured, on the bundled penguins data with the default config (logreg), tracked as by default:
+- repro_full_s: `dvc repro --force` (all five stages), best of --repeats;
+- repro_noop_s: `dvc repro` right after, with nothing changed (DVC checks hashes, runs nothing);
+- repro_model_change_ratio: `dvc repro` after params.yaml is rewritten for `model=svm` (what
+  `dvc exp run -S model=svm` composes; only train and evaluate re-run), over repro_full_s;
+- repro_full_untracked_s: the full run with <PACKAGE>_TRACKING=0, for comparison;
+- repro_metrics_identical: 1 when reports/metrics.json is byte-identical across the forced runs
+  (tracked and untracked alike), else 0.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+}
+
+
+def find_project(args, tmp: Path) -> Path:
+    if args.project:
+        return Path(args.project).resolve()
+    from cookiecutter.main import cookiecutter
+
+    template = Path(__file__).resolve().parent.parent
+    return Path(cookiecutter(str(template), no_input=True, output_dir=str(tmp)))
+
+
+def copy_project(project: Path, dst: Path, env: dict) -> Path:
+    ignore = shutil.ignore_patterns(
+        ".venv", "mlflow.db*", "mlartifacts", ".scratch", "__pycache__", "*.egg-info", "tmp"
+    )
+    shutil.copytree(project, dst, ignore=ignore, symlinks=True)
+    if not (dst / ".dvc").exists():  # baked without the hooks' git/DVC (no identity, no dvc)
+        for step in (
+            ["git", "init", "-q"],
+            [sys.executable, "-m", "dvc", "init", "-q"],
+            [sys.executable, "-m", "dvc", "add", "-q", "data/raw/penguins-raw.csv"],
+            ["git", "add", "-A"],
+            ["git", "commit", "-qm", "bench", "--no-verify"],
+        ):
+            subprocess.run(step, cwd=dst, env=env, check=True, capture_output=True)
+    return dst
+
+
+def run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, str]:
+    started = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(
+            f"bench: `{' '.join(cmd)}` failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+        )
+    return seconds, result.stdout
+
+
+def stages(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--project", help="a baked, set-up project folder (default: bake one)")
+    parser.add_argument("--repeats", type=int, default=2, help="forced full runs (tracked)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-repro-") as tmp:
+        tmp = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if k not in ("DVC_ROOT", "PYTHONPATH")}
+        env.update(GIT_IDENTITY)
+        env.update(
+            {
+                "DVC_NO_ANALYTICS": "1",
+                "PATH": os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]]),
+            }
+        )
+        source = find_project(args, tmp / "baked")
+        work = copy_project(source, tmp / "work", env)
+        package = next(p.parent.name for p in (work / "src").glob("*/__init__.py"))
+        env.update(
+            {
+                "PYTHONPATH": str(work / "src"),
+                "MLFLOW_TRACKING_URI": f"sqlite:///{(tmp / 'store' / 'mlflow.db').as_posix()}",
+            }
+        )
+        switch = f"{package.upper()}_TRACKING"
+        dvc = [sys.executable, "-m", "dvc"]
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from {package}.tracking import client; client().search_experiments()",
+            ],
+            cwd=work,
+            env=env,
+            check=True,
+        )
+        subprocess.run(
+            [sys.executable, "-m", f"{package}.config", "sync"],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+        full, metrics = [], set()
+        run([*dvc, "repro"], work, env)  # warm-up: file caches, the experiment's creation
+        for _ in range(args.repeats):
+            seconds, out = run([*dvc, "repro", "--force"], work, env)
+            assert len(stages(out)) == 5, out
+            full.append(seconds)
+            metrics.add((work / "reports" / "metrics.json").read_bytes())
+        noop, out = run([*dvc, "repro"], work, env)
+        assert stages(out) == [], out
+        code = (
+            f"from {package}.config import compose, write_params; "
+            "write_params(compose(['model=svm']))"
+        )
+        subprocess.run([sys.executable, "-c", code], cwd=work, env=env, check=True)
+        change, out = run([*dvc, "repro"], work, env)
+        changed = stages(out)
+        subprocess.run(
+            [sys.executable, "-m", f"{package}.config", "sync"],
+            cwd=work,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        run([*dvc, "repro"], work, env)  # back to the default config
+        untracked, _ = run([*dvc, "repro", "--force"], work, {**env, switch: "0"})
+        metrics.add((work / "reports" / "metrics.json").read_bytes())
+
+    results = {
+        "repro_full_s": round(min(full), 2),
+        "repro_noop_s": round(noop, 2),
+        "repro_model_change_ratio": round(change / min(full), 3),
+        "repro_full_untracked_s": round(untracked, 2),
+        "repro_metrics_identical": 1 if len(metrics) == 1 else 0,
+    }
+    print(
+        f"repro: full (tracked) {[round(s, 2) for s in full]} s, no-op {noop:.2f} s, "
+        f"model=svm {change:.2f} s re-running {changed}, full untracked {untracked:.2f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Many runs: the parallel sweep (Hydra multirun + joblib) and the hyperparameter search."""
+
+import subprocess
+import sys
+
+import pytest
+from tracking_helpers import (
+    PACKAGE,
+    clean_env,
+    copy_store,
+    inside,
+    make_project,
+    template_store,
+)
+
+from {{ cookiecutter.package_name }}.config import compose
+
+
+def client(uri):
+    from {{ cookiecutter.package_name }}.tracking import client as make_client
+
+    return make_client(uri)
+
+
+def runs_in(uri: str) -> list:
+    mlflow_client = client(uri)
+    return mlflow_client.search_runs(
+        [e.experiment_id for e in mlflow_client.search_experiments()], max_results=1000
+    )
+
+
+@pytest.mark.slow
+def test_eight_runs_on_two_workers_into_one_sqlite_store_all_finish(tmp_path):
+    """2 models x 4 seeds, 2 joblib workers, one SQLite file: 8 FINISHED child runs."""
+    project = make_project(tmp_path / "p")
+    uri = copy_store(template_store(), tmp_path / "store")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            f"{PACKAGE}.sweep",
+            "--models",
+            "logreg,svm",
+            "--seeds",
+            "1,2,3,4",
+            "--jobs",
+            "2",
+        ],
+        cwd=project,
+        env=clean_env(MLFLOW_TRACKING_URI=uri),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "8 child run(s), all FINISHED" in result.stdout
+    runs = runs_in(uri)
+    parents = [r for r in runs if r.data.tags.get("run.kind") == "sweep-parent"]
+    children = [r for r in runs if r.data.tags.get("run.kind") == "sweep"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    parent = parents[0].info.run_id
+    assert len(children) == 8
+    for run in children:
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.parentRunId"] == parent
+        assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= set(run.data.metrics)
+        assert run.data.tags["model.uri"].startswith("models:/")  # the model was logged too
+    combos = {(r.data.tags["model"], r.data.tags["seed"]) for r in children}
+    assert combos == {(m, s) for m in ("logreg", "svm") for s in ("1", "2", "3", "4")}
+    # Each job's config is what `dvc exp run -S ...` with its overrides would compose.
+    for run in children:
+        overrides = run.data.tags["hydra.overrides"].split()
+        assert (
+            run.data.params["model.name"]
+            == compose(overrides, conf_dir=project / "conf")["model"]["name"]
+        )
+    # The DVC workspace is untouched; each job wrote under .scratch/sweep/<parent>/<job>/.
+    assert not (project / "models").exists() and not (project / "data" / "processed").exists()
+    assert len(list((project / ".scratch" / "sweep" / parent).glob("*/reports/metrics.json"))) == 8
+
+
+@pytest.mark.slow
+def test_tune_logs_child_trials_and_prints_the_dvc_command(tmp_path, capsys):
+    from {{ cookiecutter.package_name }} import tune
+
+    project = make_project(tmp_path / "p")
+    uri = copy_store(template_store(), tmp_path / "store")
+    with inside(project, uri):
+        tune.main(["--model", "logreg", "--trials", "3"])
+    out = capsys.readouterr().out
+    command = next(line.strip() for line in out.splitlines() if line.strip().startswith("dvc exp"))
+    assert command.startswith("dvc exp run -S model=logreg -S model.C=")
+    runs = runs_in(uri)
+    parent = next(r for r in runs if r.data.tags.get("run.kind") == "tune-parent")
+    trials = [r for r in runs if r.data.tags.get("run.kind") == "tune"]
+    assert len(trials) == 3 and all(r.info.status == "FINISHED" for r in trials)
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trials)
+    assert parent.info.status == "FINISHED"
+    best = next(
+        r for r in trials if r.data.tags["tune.trial"] == parent.data.tags["tune.best_trial"]
+    )
+    assert best.data.metrics["val.f1"] == max(r.data.metrics["val.f1"] for r in trials)
+    # The printed command composes exactly the best trial's model config.
+    overrides = [part for part in command.split()[3:] if part != "-S"]
+    composed = compose(overrides, conf_dir=project / "conf")
+    assert str(composed["model"]["C"]) == best.data.params["model.C"]

@@ -1,0 +1,402 @@
+"""The PyTorch trainer: devices, settings, determinism, early stopping, checkpoints, interrupts,
+the DataLoader path, torchrun, and the `mlp` model around it. CPU unless a GPU is present."""
+
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from trainer_helpers import DEFAULTS, blobs, network, settings, train
+
+import {{ cookiecutter.package_name }}
+from {{ cookiecutter.package_name }}.distributed import resolve_device
+from {{ cookiecutter.package_name }}.errors import PipelineError
+from {{ cookiecutter.package_name }}.models import build_model, load_model
+from {{ cookiecutter.package_name }}.trainer import ConfigError, TrainerConfig, TrainingInterrupted
+
+HELPER = Path(__file__).with_name("trainer_helpers.py")
+GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def signal_at_step(net, step: int, signum: int) -> None:
+    """Send this process `signum` during the step-th training step (counted from 1)."""
+    calls = {"n": 0}
+
+    def hook(module, inputs):
+        if module.training:
+            calls["n"] += 1
+            if calls["n"] == step:
+                os.kill(os.getpid(), signum)
+
+    net.register_forward_pre_hook(hook)
+
+
+def subprocess_env() -> dict:
+    """The environment for a child Python that must import this package, installed or not."""
+    src = str(Path({{ cookiecutter.package_name }}.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+
+
+# ---- devices and settings -------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+def test_auto_device_is_the_cpu_without_gpus(no_gpu):
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_auto_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("mps")
+
+
+@pytest.mark.parametrize("name", ["cuda", "mps"])
+def test_asking_for_a_missing_gpu_fails_in_one_line(no_gpu, name):
+    with pytest.raises(ConfigError, match=f"trainer.device='{name}'.*use trainer.device=auto"):
+        resolve_device(name)
+    with pytest.raises(ConfigError) as info:
+        train(settings(device=name))
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("optimizer", "lion", "trainer.optimizer='lion' is not valid: use one of adam, adamw, sgd"),
+        ("device", "tpu", "trainer.device='tpu' is not valid: use one of auto, cpu, cuda, mps"),
+        ("scheduler", "onecycle", "use one of none, cosine, step"),
+        ("precision", "int8", "use one of auto, bf16, fp16, fp32"),
+        ("progress", "yes", "use one of auto, true, false"),
+        ("lr", 0, "trainer.lr=0 is not valid: use a number > 0"),
+        ("lr", "1e-3", "YAML reads 1e-3 as text: write it with a dot, e.g. 1.0e-3"),
+        ("cpu_threads", 0, "use an integer > 0 (or null: one per core)"),
+        ("batch_size", 1.5, "trainer.batch_size=1.5 is not valid: use an integer > 0"),
+        ("max_epochs", True, "trainer.max_epochs=True is not valid: use an integer > 0"),
+        ("patience", -1, "use an integer >= 0 (or null: never stop early)"),
+        ("momentum", "high", "trainer.momentum='high' is not valid: use a number >= 0"),
+        ("checkpoint_dir", 3, "use a folder path, or null for no checkpoints"),
+        ("learning_rate", 0.1, "trainer.learning_rate is not a trainer setting: use device, "),
+    ],
+)
+def test_a_bad_setting_fails_in_one_line_naming_key_and_choices(key, value, message):
+    with pytest.raises(ConfigError) as info:
+        TrainerConfig.from_dict({**DEFAULTS, key: value})
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert isinstance(info.value, PipelineError | ValueError)  # the stages print it in one line
+
+
+def test_a_missing_setting_is_named():
+    raw = {k: v for k, v in DEFAULTS.items() if k != "lr"}
+    with pytest.raises(ConfigError, match="trainer.lr is missing"):
+        TrainerConfig.from_dict(raw)
+
+
+def test_the_shipped_defaults_are_valid():
+    assert TrainerConfig.from_dict(DEFAULTS).device == "auto"
+
+
+# ---- training -----------------------------------------------------------------------------------
+
+
+def test_it_learns_and_reports_each_epoch():
+    net, summary, seen = train(settings(max_epochs=8))
+    assert len(seen) == 8
+    assert set(seen[0]) == {"train_loss", "val_loss", "val_accuracy", "lr"}
+    assert seen[-1]["train_loss"] < seen[0]["train_loss"]
+    assert summary["best_val_accuracy"] > 0.8
+    assert summary["device"] == "cpu" and summary["precision"] == "float32"
+    assert summary["epochs_run"] == 8 and summary["world_size"] == 1
+
+
+@pytest.mark.parametrize("threads", [1, None], ids=["one-thread", "one-per-core"])
+def test_same_seed_same_numbers_bit_for_bit(threads):
+    # Dropout on: the random streams and the arithmetic must repeat, whatever the threads.
+    config, data = settings(max_epochs=2, cpu_threads=threads), blobs(rows=600)
+    net_a, _, seen_a = train(config, dropout=0.2, data=data)
+    net_b, _, seen_b = train(config, dropout=0.2, data=data)
+    assert seen_a == seen_b
+    assert same_weights(net_a.state_dict(), net_b.state_dict())
+    if threads == 1:  # and another seed gives other numbers
+        _, _, seen_c = train(config, dropout=0.2, data=data, seed=1)
+        assert seen_c != seen_a
+
+
+def test_thread_count_is_restored_after_training():
+    before = torch.get_num_threads()
+    train(settings(max_epochs=1, cpu_threads=before + 1))
+    assert torch.get_num_threads() == before
+
+
+def test_early_stopping_stops_and_restores_the_best_weights():
+    # Random labels: the validation loss only gets worse once the network starts memorising.
+    data = blobs(rows=1000, random_labels=True)
+    config = settings(max_epochs=60, patience=3, lr=0.01)
+    net, summary, seen = train(config, data=data)
+    assert summary["stopped_early"] and summary["epochs_run"] < 60
+    assert summary["epochs_run"] == summary["best_epoch"] + 3
+    best = seen[summary["best_epoch"] - 1]["val_loss"]
+    assert best == min(m["val_loss"] for m in seen) < seen[-1]["val_loss"]
+    with torch.no_grad():
+        now = F.cross_entropy(net.eval()(torch.from_numpy(data[2])), torch.from_numpy(data[3]))
+    assert math.isclose(now.item(), best, rel_tol=1e-5)  # the weights of the best epoch
+
+
+def test_early_stopping_can_watch_accuracy():
+    _, summary, seen = train(settings(max_epochs=6, monitor="val_accuracy", patience=None))
+    assert summary["best_val_accuracy"] == max(m["val_accuracy"] for m in seen)
+    assert summary["epochs_run"] == 6 and not summary["stopped_early"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected_lrs"),
+    [
+        ({"optimizer": "sgd", "scheduler": "step", "step_size": 2, "gamma": 0.5, "lr": 0.1},
+         [0.1, 0.1, 0.05, 0.05]),
+        ({"optimizer": "adamw", "scheduler": "cosine", "lr": 0.01, "weight_decay": 0.01},
+         [0.01 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]),
+    ],
+)  # fmt: skip
+def test_optimisers_and_schedules(overrides, expected_lrs):
+    _, summary, seen = train(settings(max_epochs=4, **overrides))
+    assert [m["lr"] for m in seen] == pytest.approx(expected_lrs)
+    assert summary["best_val_accuracy"] > 0.7
+
+
+def test_dataloader_path_gives_the_same_numbers_as_tensors_in_memory():
+    config = settings(max_epochs=2)
+    net_a, _, seen_a = train(config, dropout=0.2)
+    for workers in (0, 2):
+        loader = settings(max_epochs=2, loader="dataloader", num_workers=workers)
+        net_b, _, seen_b = train(loader, dropout=0.2)
+        assert seen_a == seen_b
+        assert same_weights(net_a.state_dict(), net_b.state_dict())
+
+
+def test_progress_bar_is_quiet_when_output_is_not_a_terminal(capsys):
+    train(settings(max_epochs=2, progress="auto"))
+    assert capsys.readouterr().err == ""
+    train(settings(max_epochs=2, progress=True))
+    assert "epoch 2/2" in capsys.readouterr().err
+
+
+# ---- checkpoints and interrupts -------------------------------------------------------------
+
+
+def test_checkpoint_round_trip(tmp_path):
+    # SIGTERM in the 30th step (epoch 2 of 25-step epochs): one checkpoint, loadable safely.
+    config = settings(checkpoint_dir=str(tmp_path), max_epochs=4)
+    net = network(0.2)
+    signal_at_step(net, 30, signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted) as info:
+        train(config, dropout=0.2, net=net)
+    assert info.value.exit_code == 143 and info.value.checkpoint.parent == tmp_path
+    assert "trainer.resume=auto" in str(info.value)
+    assert [p.name for p in tmp_path.iterdir()] == [info.value.checkpoint.name]  # no temp file
+    saved = torch.load(info.value.checkpoint, weights_only=True)
+    assert saved["state"]["epoch"] == 1 and saved["state"]["step"] == 5
+    assert same_weights(saved["model"], net.state_dict())
+    assert len(saved["state"]["history"]) == 1 and saved["optimizer"]["state"]
+
+
+@pytest.mark.parametrize("when", ["mid-epoch", "between-epochs"])
+def test_interrupt_then_resume_is_bit_for_bit_the_same(tmp_path, when):
+    config = settings(checkpoint_dir=str(tmp_path), max_epochs=4)
+    reference, _, seen_reference = train(settings(max_epochs=4), dropout=0.2)
+
+    net, also = network(0.2), None
+    if when == "mid-epoch":
+        signal_at_step(net, 40, signal.SIGINT)  # step 15 of epoch 2
+    else:  # while the second epoch is being logged
+
+        def also(epoch, metrics):
+            if epoch == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted) as info:
+        train(config, dropout=0.2, net=net, also=also)
+    assert info.value.exit_code == 130 and info.value.checkpoint.exists()
+
+    resumed, summary, seen = train(config, dropout=0.2)
+    assert summary["resumed_from_epoch"] == (1 + 15 / 25 if when == "mid-epoch" else 2)
+    assert seen == seen_reference  # the replayed epochs and the new ones
+    assert same_weights(resumed.state_dict(), reference.state_dict())
+    assert list(tmp_path.iterdir()) == []  # finished: the checkpoint is gone
+
+
+def test_only_the_same_configuration_resumes(tmp_path):
+    def interrupted_run():
+        net = network()
+        signal_at_step(net, 30, signal.SIGINT)
+        with pytest.raises(TrainingInterrupted):
+            train(settings(checkpoint_dir=str(tmp_path)), net=net)
+
+    interrupted_run()
+    _, summary, _ = train(settings(checkpoint_dir=str(tmp_path), lr=0.01))
+    assert summary["resumed_from_epoch"] is None
+    assert len(list(tmp_path.iterdir())) == 1  # the other configuration's file is untouched
+    _, summary, _ = train(settings(checkpoint_dir=str(tmp_path), progress=True))
+    assert summary["resumed_from_epoch"] == pytest.approx(1.2)  # progress changes no number
+    interrupted_run()
+    _, summary, _ = train(settings(checkpoint_dir=str(tmp_path), resume="never"))
+    assert summary["resumed_from_epoch"] is None
+
+
+def test_an_unreadable_checkpoint_means_starting_afresh(tmp_path, capsys):
+    net = network()
+    signal_at_step(net, 30, signal.SIGINT)
+    with pytest.raises(TrainingInterrupted) as info:
+        train(settings(checkpoint_dir=str(tmp_path)), net=net)
+    info.value.checkpoint.write_bytes(b"cut short by a power failure")
+    fresh, summary, seen = train(settings(checkpoint_dir=str(tmp_path)))
+    assert summary["resumed_from_epoch"] is None
+    assert "ignoring unreadable checkpoint" in capsys.readouterr().err
+    reference, _, seen_reference = train(settings())
+    assert seen == seen_reference
+    assert same_weights(fresh.state_dict(), reference.state_dict())
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_real_process_then_resume_matches_an_uninterrupted_run(tmp_path):
+    checkpoints, out = tmp_path / "checkpoints", tmp_path / "out.pt"
+    command = [sys.executable, str(HELPER), str(out), "--checkpoint-dir", str(checkpoints),
+               "--dropout", "0.2", "--epochs", "4"]  # fmt: skip
+    first = subprocess.Popen(
+        [*command, "--step-sleep", "0.01"], env=subprocess_env(), stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while not list(checkpoints.glob("*.pt")):  # the first epoch's checkpoint
+        assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
+        time.sleep(0.02)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 130, err
+    assert "stopped by SIGINT" in err and not out.exists()
+
+    resumed = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    result = torch.load(out, weights_only=True)
+    assert result["summary"]["resumed_from_epoch"] >= 1
+
+    reference, _, seen = train(settings(max_epochs=4), dropout=0.2)
+    assert result["seen"] == seen
+    assert same_weights(result["weights"], reference.state_dict())
+
+
+# ---- torchrun ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_cpu_processes_matches_one_process(tmp_path):
+    """Two processes split every batch and average gradients: the same training, up to rounding.
+
+    Tolerance: weights within 1e-5 and losses within 1e-5 (relative) of one process after five
+    epochs (measured: about 1e-7); only summation order differs, so more would be a real bug.
+    2007 rows give 1605 training rows: the last batch (5 rows) splits unevenly, 3 and 2.
+    """
+    out = tmp_path / "ddp.pt"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", str(HELPER), str(out), "--rows", "2007"]  # fmt: skip
+    done = subprocess.run(
+        command, env=subprocess_env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = torch.load(out, weights_only=True)
+    assert result["summary"]["world_size"] == 2
+
+    single, _, seen = train(settings(), data=blobs(rows=2007))
+    assert len(result["seen"]) == len(seen)
+    for ddp_epoch, one_epoch in zip(result["seen"], seen, strict=True):
+        assert ddp_epoch["train_loss"] == pytest.approx(one_epoch["train_loss"], rel=1e-5)
+        assert ddp_epoch["val_loss"] == pytest.approx(one_epoch["val_loss"], rel=1e-5)
+        assert abs(ddp_epoch["val_accuracy"] - one_epoch["val_accuracy"]) <= 0.005
+    for name, weight in single.state_dict().items():
+        torch.testing.assert_close(result["weights"][name], weight, atol=1e-5, rtol=1e-5)
+
+
+# ---- the mlp model --------------------------------------------------------------------------
+
+
+def test_mlp_model_trains_saves_and_loads(tmp_path):
+    trainer = {**DEFAULTS, "device": "cpu", "max_epochs": 5, "checkpoint_dir": None}
+    model = build_model(
+        {"name": "mlp", "hidden_sizes": [16, 16], "dropout": 0.1}, seed=0, trainer=trainer
+    )
+    x_train, y_train, x_val, y_val = blobs()
+    summary = model.fit(x_train, y_train, x_val, y_val)
+    assert summary["best_val_accuracy"] > 0.8
+    proba = model.predict_proba(x_val)
+    assert proba.shape == (len(x_val), 3) and np.allclose(proba.sum(axis=1), 1)
+    model.save(tmp_path / "model")
+    again = load_model(tmp_path / "model")
+    np.testing.assert_array_equal(again.predict_proba(x_val), proba)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"hidden_sizes": [16, 0], "dropout": 0.1}, "model.hidden_sizes=[16, 0] is not valid"),
+        ({"hidden_sizes": [16], "dropout": 1.0}, "model.dropout=1.0 is not valid"),
+        ({"hidden_sizes": [16], "dropout": 0.1, "width": 3}, "model.width is not an mlp setting"),
+    ],
+)
+def test_mlp_bad_params_fail_in_one_line(params, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_model({"name": "mlp", **params}, seed=0, trainer=DEFAULTS)
+
+
+# ---- GPU (skipped without one) ----------------------------------------------------------------
+
+
+@GPU
+@pytest.mark.parametrize("precision", ["bf16", "fp16", "fp32"])
+def test_cuda_training_with_mixed_precision(precision):
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bf16")
+    net, summary, seen = train(settings(device="cuda", precision=precision, max_epochs=8))
+    assert summary["device"].startswith("cuda")
+    assert summary["precision"] == {"bf16": "bfloat16", "fp16": "float16"}.get(precision, "float32")
+    assert summary["best_val_accuracy"] > 0.8
+    assert next(net.parameters()).is_cuda
+
+
+@GPU
+def test_cuda_same_seed_same_numbers():
+    config = settings(device="cuda", precision="fp32", max_epochs=3)
+    net_a, _, seen_a = train(config, dropout=0.2)
+    net_b, _, seen_b = train(config, dropout=0.2)
+    assert seen_a == seen_b
+    assert same_weights(net_a.state_dict(), net_b.state_dict())
+
+
+@GPU
+def test_cuda_interrupt_then_resume_continues(tmp_path):
+    config = settings(device="cuda", checkpoint_dir=str(tmp_path), max_epochs=4)
+    net = network(0.2)
+    signal_at_step(net, 40, signal.SIGINT)
+    with pytest.raises(TrainingInterrupted):
+        train(config, dropout=0.2, net=net)
+    _, summary, seen = train(config, dropout=0.2)
+    assert summary["resumed_from_epoch"] == pytest.approx(1.6) and len(seen) == 4

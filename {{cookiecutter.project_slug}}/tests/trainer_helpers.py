@@ -1,0 +1,106 @@
+"""Small data, settings and a training script for tests/test_trainer.py.
+
+The subprocess tests run this file as a script, alone or under torchrun:
+
+    python tests/trainer_helpers.py OUT.pt [--checkpoint-dir DIR] [--step-sleep SECONDS]
+    python -m torch.distributed.run --standalone --nproc_per_node=2 tests/trainer_helpers.py OUT.pt
+
+It trains the same network as `train()` below and writes the final weights, the metrics passed
+to on_epoch and the summary to OUT.pt (rank 0 only); an interrupt exits with 130 or 143.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from {{ cookiecutter.package_name }}.distributed import is_main_process
+from {{ cookiecutter.package_name }}.trainer import TrainerConfig, TrainingInterrupted, fit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = yaml.safe_load((ROOT / "conf" / "trainer" / "default.yaml").read_text())
+FEATURES, CLASSES = 8, 3
+
+
+def settings(**overrides) -> TrainerConfig:
+    """conf/trainer/default.yaml, made small: CPU, batch 64, 5 epochs, quiet, no checkpoints."""
+    raw = {
+        **DEFAULTS,
+        "device": "cpu",
+        "batch_size": 64,
+        "max_epochs": 5,
+        "progress": False,
+        "checkpoint_dir": None,
+        **overrides,
+    }
+    return TrainerConfig.from_dict(raw)
+
+
+def blobs(rows: int = 2000, seed: int = 0, noise: float = 0.3, random_labels: bool = False):
+    """A learnable 3-class problem (or pure noise): x_train, y_train, x_val, y_val (80/20)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, FEATURES)).astype(np.float32)
+    scores = x @ rng.normal(size=(FEATURES, CLASSES)) + rng.normal(scale=noise, size=(rows, 3))
+    y = rng.integers(0, CLASSES, rows) if random_labels else scores.argmax(axis=1)
+    y = y.astype(np.int64)
+    cut = rows * 4 // 5
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+def network(dropout: float = 0.0, seed: int = 0) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Linear(FEATURES, 32),
+        nn.ReLU(),
+        nn.Dropout(dropout),
+        nn.Linear(32, 32),
+        nn.ReLU(),
+        nn.Linear(32, CLASSES),
+    )
+
+
+def train(config, *, seed: int = 0, dropout: float = 0.0, data=None, net=None, also=None):
+    """Train; return (network, summary, the metrics on_epoch received, in order).
+
+    `also(epoch, metrics)` is called after each epoch too (after recording it)."""
+    net = net if net is not None else network(dropout, seed)
+    seen: list[dict[str, float]] = []
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        seen.append(metrics)
+        if also:
+            also(epoch, metrics)
+
+    summary = fit(net, *(data or blobs()), config, seed=seed, on_epoch=on_epoch)
+    return net, summary, seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--checkpoint-dir")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--step-sleep", type=float, default=0.0, help="slow each step down")
+    args = parser.parse_args()
+    config = settings(max_epochs=args.epochs, checkpoint_dir=args.checkpoint_dir)
+    net = network(args.dropout)
+    if args.step_sleep:  # gives the test time to send a signal; changes no number
+        net.register_forward_pre_hook(lambda module, inputs: time.sleep(args.step_sleep))
+    try:
+        net, summary, seen = train(config, dropout=args.dropout, net=net, data=blobs(args.rows))
+    except TrainingInterrupted as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(exc.exit_code)
+    if is_main_process():
+        torch.save({"weights": net.state_dict(), "seen": seen, "summary": summary}, args.out)
+
+
+if __name__ == "__main__":
+    main()
