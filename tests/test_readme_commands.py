@@ -1,4 +1,7 @@
-"""Slow tier: every command in the generated README is exercised, so the README cannot rot.
+"""Every command in the generated README is exercised, so the README cannot rot.
+
+Three fast checks (a bake without set-up) and one slow scenario, run in README order where
+the state allows (about 10 minutes on 2 cores, most of it `make setup` and pipeline runs).
 
 The README's fenced `bash` blocks are parsed into commands. Each test below names the
 commands it exercises (`@exercises(...)`); `test_every_readme_command_is_exercised` fails
@@ -20,9 +23,12 @@ longer has. How each command is exercised:
   one `make ui` serves); `rm -rf .venv && TORCH_BACKEND=... make setup` (would delete the
   shared environment, and cu126 downloads GBs of CUDA libraries): bootstrap.py must hand
   TORCH_BACKEND to uv's --torch-backend.
-- COVERED elsewhere: `cruft check`, `cruft update`, `cruft link <template url>` run in
-  tests/test_cruft_update.py (a project made by cruft from a git copy of the template);
-  this module imports the commands from there, so both stay in step.
+- COVERED elsewhere: the "Get template updates" commands (`cruft check`, `cruft update -y`,
+  `git status`, `git diff HEAD`, `cruft link <template url>`) run in
+  tests/test_cruft_update.py on a project made by cruft from a git copy of the template;
+  this module imports them from there (`README_COMMANDS`), so both stay in step.
+- `make lint` runs on the fresh clone and must change nothing (what a failing hook rewrote is
+  restored afterwards, so one failure does not cascade into the later tests).
 
 The "Without make (Windows)" table is checked against `make -n` for every target in
 `make help`; every `make X` the README mentions must exist.

@@ -54,13 +54,24 @@ def create_venv() -> None:
 
 def install_package() -> None:
     """Editable install with dev tools; bytecode compiled now so every stage starts fast."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    # Reinstall when the dependencies or the chosen PyTorch build change.
+    backend = os.environ.get("TORCH_BACKEND", "")
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + backend.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == digest:
         return
     say("installing the package and its dev tools into .venv (first time: a minute or two)")
-    cmd = [*uv_command(), "pip", "install", "--quiet", "--compile-bytecode",
-           "--python", str(BIN / "python"), "-e", ".[dev]"]
-    if backend := os.environ.get("TORCH_BACKEND"):
+    cmd = [
+        *uv_command(),
+        "pip",
+        "install",
+        "--quiet",
+        "--compile-bytecode",
+        "--python",
+        str(BIN / "python"),
+        "-e",
+        ".[dev]",
+    ]
+    if backend:
         cmd += ["--torch-backend", backend]
     run(*cmd)
     STAMP.write_text(digest)
@@ -84,8 +95,11 @@ def init_dvc() -> bool:
     dvc = BIN / "dvc"
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     run(dvc, "init", "--quiet", env=env)
-    for key, value in (("core.analytics", "false"), ("core.autostage", "true"),
-                       ("hydra.enabled", "true")):
+    for key, value in (
+        ("core.analytics", "false"),
+        ("core.autostage", "true"),
+        ("hydra.enabled", "true"),
+    ):
         run(dvc, "config", key, value, env=env)
     run(dvc, "add", "--quiet", RAW_DATA, env=env)
     return True
@@ -105,8 +119,10 @@ def commit(dvc_started: bool) -> None:
     if result.returncode == 0:
         say(f"committed: {message}")
     elif "identity" in result.stderr or "user.email" in result.stderr:
-        say("not committed: git has no identity. Run: git config --global user.name 'Your Name' "
-            "&& git config --global user.email you@example.com && make setup")
+        say(
+            "not committed: git has no identity. Run: git config --global user.name 'Your Name' "
+            "&& git config --global user.email you@example.com && make setup"
+        )
     else:
         say(f"not committed: {result.stderr.strip()}")
 
@@ -131,5 +147,7 @@ if __name__ == "__main__":
     try:
         main()
     except subprocess.CalledProcessError as exc:
-        sys.exit(f"setup: `{' '.join(map(str, exc.cmd))}` failed (exit {exc.returncode}); "
-                 "fix the error above and run `make setup` again")
+        sys.exit(
+            f"setup: `{' '.join(map(str, exc.cmd))}` failed (exit {exc.returncode}); "
+            "fix the error above and run `make setup` again"
+        )

@@ -46,13 +46,12 @@ def run_job(
     uri: str,
     extra_tags: dict | None = None,
 ) -> dict:
-    """One configuration end to end in `out`, logged as a child run; return its metrics.
-
-    Shared by the sweep's jobs and the tuner's trials.
-    """
+    """One configuration end to end in `out` (prepare, featurize, train, evaluate; no EDA),
+    logged as a child run of `parent_run_id`; return its metrics and run id."""
     from .pipeline import run_pipeline
     from .tracking import (
         client,
+        enabled,
         end_run,
         log_batch,
         log_evaluation,
@@ -66,7 +65,7 @@ def run_job(
 
         torch.set_num_threads(threads)  # two jobs on two cores: one thread each, no contention
     paths = Paths(out)
-    track = config["tracking"].get("enabled", True)
+    track = enabled(config)
     mlflow_client = client(uri) if track else None
     run_id = None
     if track:

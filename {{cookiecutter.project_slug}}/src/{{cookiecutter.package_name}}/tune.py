@@ -60,6 +60,7 @@ def tune(model: str, trials: int | None, extra: Sequence[str], metric: str | Non
     from .prepare import prepare
     from .tracking import (
         client,
+        enabled,
         end_run,
         exp_run_command,
         experiment_id,
@@ -77,10 +78,16 @@ def tune(model: str, trials: int | None, extra: Sequence[str], metric: str | Non
     spec = load_space(model)
     trials = trials or int(spec.get("trials", 20))
     metric = metric or spec.get("metric", "val.f1")
-    if metric.rsplit(".", 1)[-1].split("_")[0] not in METRICS:
-        raise PipelineError(f"metric {metric!r} is not one of the reported metrics")
+    name = metric.rsplit(".", 1)[-1].removesuffix("_mean").removesuffix("_std")
+    if name not in METRICS:
+        raise PipelineError(
+            f"metric {metric!r} is not a reported metric: use e.g. val.f1, "
+            f"cv.f1_mean or val.roc_auc ({', '.join(METRICS)})"
+        )
     base = [f"model={model}", *extra]
     cfg = compose(base)
+    if not enabled(cfg):
+        raise PipelineError("tuning is only useful tracked: unset the tracking switch")
     uri = tracking_uri()
     mlflow_client = client(uri)
     exp = experiment_id(mlflow_client, experiment_name(cfg))

@@ -1,9 +1,11 @@
 """Model registry: `build_model(cfg)` for training, `load_model(folder)` for use."""
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
 
+from ..errors import PipelineError
 from .base import Model
 
 REGISTRY: dict[str, type[Model]] = {}
@@ -19,15 +21,20 @@ def register(name: str):
 
 
 def _model_class(name: str) -> type[Model]:
-    # Imported here so that choosing a scikit-learn model never imports torch.
-    if name == "mlp":
-        from . import mlp  # noqa: F401
-    else:
-        from . import sklearn_models  # noqa: F401
+    """The class registered as `name`, importing only the module it lives in.
+
+    A model lives in models/<name>.py (like mlp.py) or, for the scikit-learn baselines, in
+    sklearn_models.py; so choosing a scikit-learn model never imports torch.
+    """
     if name not in REGISTRY:
-        known = ", ".join(sorted(REGISTRY) + (["mlp"] if "mlp" not in REGISTRY else []))
-        raise ValueError(
-            f"model.name {name!r} is unknown: use one of {known} or register a new class in models/"
+        own_module = name.isidentifier() and (Path(__file__).parent / f"{name}.py").exists()
+        importlib.import_module(f".{name if own_module else 'sklearn_models'}", __name__)
+    if name not in REGISTRY:
+        modules = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if p.stem[0] != "_")
+        known = sorted(set(REGISTRY) | set(modules) - {"base", "sklearn_models"})
+        raise PipelineError(
+            f"model.name {name!r} is unknown: use one of {', '.join(known)}, or add "
+            f"models/{name}.py with a class registered as {name!r} (see conf/model/README.md)"
         )
     return REGISTRY[name]
 
