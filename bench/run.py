@@ -43,8 +43,6 @@ RESULTS = BENCH / "results.json"
 WORK = BENCH / ".work"
 TEMPLATE_MARK = re.compile(r'^BENCH_PYTHON\s*=\s*["\']template["\']', re.MULTILINE)
 REQUIRES_MARK = re.compile(r"^BENCH_REQUIRES\s*=\s*(\[.*?\])", re.MULTILINE | re.DOTALL)
-# Needs of benches that predate BENCH_REQUIRES (bench_trainer compares with Lightning).
-DEFAULT_REQUIRES = {"bench_trainer.py": ["lightning"]}
 TIMEOUT_S = 1800
 
 
@@ -66,7 +64,7 @@ def needs_project(script: Path) -> bool:
 def requirements(script: Path) -> list[str]:
     found = REQUIRES_MARK.search(script.read_text(encoding="utf-8"))
     if found is None:
-        return DEFAULT_REQUIRES.get(script.name, [])
+        return []
     return [str(r) for r in ast.literal_eval(found.group(1))]
 
 
