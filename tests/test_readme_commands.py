@@ -531,7 +531,7 @@ def test_use_a_gpu(sh, sandbox):
         assert "no CUDA GPU" in cuda.stdout + cuda.stderr, "the failure says why"
     # CHECKED, not run: they delete the shared .venv, and cu126 downloads GBs.
     bootstrap = (sandbox.path / "scripts" / "bootstrap.py").read_text()
-    assert 'os.environ.get("TORCH_BACKEND")' in bootstrap and '"--torch-backend"' in bootstrap
+    assert 'os.environ.get("TORCH_BACKEND"' in bootstrap and '"--torch-backend"' in bootstrap
     assert "scripts/bootstrap.py" in sandbox.run("make", "-n", "setup").stdout
 
 
