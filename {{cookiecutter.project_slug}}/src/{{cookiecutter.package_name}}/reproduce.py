@@ -16,7 +16,6 @@ with uncommitted changes (and no DVC experiment) is refused with the reason and 
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -85,14 +84,6 @@ def source_commit(tags: dict, root: Path, allow_dirty: bool) -> tuple[str, str]:
     )
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def cache_dir(root: Path) -> Path:
     """This project's DVC cache (honouring `dvc cache dir` settings)."""
     result = subprocess.run(
@@ -142,7 +133,9 @@ def restore_data(tags: dict, root: Path, tree: Path, dvc_env: dict) -> str:
                 "remote configured, see README) or restore the file that had this hash and "
                 f"`dvc add {raw}`"
             )
-    if _md5(target) != md5:
+    from .tracking import dvc_md5
+
+    if dvc_md5(target) != md5:
         raise PipelineError(
             f"restored {raw} does not have the run's hash {md5}: the DVC cache "
             "is corrupt; run `dvc cache` checks or `dvc pull` again"
