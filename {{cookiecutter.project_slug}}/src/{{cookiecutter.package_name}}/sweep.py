@@ -195,39 +195,28 @@ def sweep(
 ) -> tuple[str, list]:
     """Run the multirun under one parent run; return the parent id and its child runs."""
     from .tracking import (
-        client,
         enabled,
         end_run,
-        experiment_id,
-        experiment_name,
         log_batch,
-        log_config,
-        run_tags,
-        tracking_uri,
+        start_parent_run,
     )
 
     cfg = compose(extra)
     if not enabled(cfg):
         raise PipelineError("a sweep is only useful tracked: unset the tracking switch")
-    uri = tracking_uri()
-    mlflow_client = client(uri)
-    exp = experiment_id(mlflow_client, experiment_name(cfg))
-    parent = mlflow_client.create_run(
-        exp, run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}", tags={"run.kind": "sweep-parent"}
-    ).info.run_id
     overrides = [
         f"model={','.join(models)}",
         *([f"seed={','.join(seeds)}"] if seeds else []),
         *extra,
     ]
-    tags = run_tags(cfg, Paths(), kind="sweep-parent", overrides=overrides)
-    tags.pop("model"), tags.pop("seed")
-    log_batch(
-        mlflow_client,
-        parent,
-        tags={**tags, "sweep.jobs": str(jobs), "mlflow.runName": f"sweep-{parent[:7]}"},
+    # The jobs differ in model and seed: the parent carries neither.
+    mlflow_client, uri, _, parent = start_parent_run(
+        cfg,
+        kind="sweep-parent",
+        name="sweep",
+        overrides=overrides,
+        tags={"model": None, "seed": None, "sweep.jobs": str(jobs)},
     )
-    log_config(mlflow_client, parent, cfg)
     sweep_dir = (SCRATCH / parent).resolve()
     started = time.perf_counter()
     try:

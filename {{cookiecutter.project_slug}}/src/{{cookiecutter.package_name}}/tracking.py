@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -574,6 +574,31 @@ def log_config(mlflow_client, run_id: str, cfg: Config) -> None:
         path = Path(tmp) / "params.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True), "utf-8")
         retry(mlflow_client.log_artifact, run_id, str(path), "config")
+
+
+class ParentRun(NamedTuple):
+    client: Any
+    uri: str
+    experiment: str
+    run_id: str
+
+
+def start_parent_run(
+    cfg: Config, *, kind: str, name: str, overrides: list[str], tags: Mapping[str, str | None]
+) -> ParentRun:
+    """The run a sweep's jobs or a search's trials are children of, with its tags and config.
+
+    `name` prefixes the run id in the run's name; `tags` add to (or blank out) run_tags'.
+    """
+    uri = tracking_uri()
+    mlflow_client = client(uri)
+    exp = experiment_id(mlflow_client, experiment_name(cfg))
+    parent = retry(mlflow_client.create_run, exp, tags={"run.kind": kind}).info.run_id
+    all_tags = {**run_tags(cfg, Paths(), kind=kind, overrides=overrides), **tags}
+    all_tags["mlflow.runName"] = f"{name}-{parent[:7]}"
+    log_batch(mlflow_client, parent, tags={k: v for k, v in all_tags.items() if v is not None})
+    log_config(mlflow_client, parent, cfg)
+    return ParentRun(mlflow_client, uri, exp, parent)
 
 
 def start_run(

@@ -59,20 +59,15 @@ def tune(model: str, trials: int | None, extra: Sequence[str], metric: str | Non
     from .metrics import METRICS
     from .prepare import prepare
     from .tracking import (
-        client,
         enabled,
         end_run,
         exp_run_command,
-        experiment_id,
-        experiment_name,
         flatten_metrics,
         log_batch,
-        log_config,
         override_value,
         retry,
-        run_tags,
+        start_parent_run,
         status_for,
-        tracking_uri,
     )
 
     spec = load_space(model)
@@ -88,22 +83,13 @@ def tune(model: str, trials: int | None, extra: Sequence[str], metric: str | Non
     cfg = compose(base)
     if not enabled(cfg):
         raise PipelineError("tuning is only useful tracked: unset the tracking switch")
-    uri = tracking_uri()
-    mlflow_client = client(uri)
-    exp = experiment_id(mlflow_client, experiment_name(cfg))
-    parent = retry(mlflow_client.create_run, exp, tags={"run.kind": "tune-parent"}).info.run_id
-    tags = run_tags(cfg, Paths(), kind="tune-parent", overrides=base)
-    log_batch(
-        mlflow_client,
-        parent,
-        tags={
-            **tags,
-            "mlflow.runName": f"tune-{model}-{parent[:7]}",
-            "tune.metric": metric,
-            "tune.trials": str(trials),
-        },
+    mlflow_client, _, exp, parent = start_parent_run(
+        cfg,
+        kind="tune-parent",
+        name=f"tune-{model}",
+        overrides=base,
+        tags={"tune.metric": metric, "tune.trials": str(trials)},
     )
-    log_config(mlflow_client, parent, cfg)
     root = (SCRATCH / parent).resolve()
     data = Paths(root)
     bundle = None
