@@ -14,8 +14,9 @@ The contract with a bench script `bench/bench_X.py`:
 - a script that needs packages the project does not depend on lists them in a line
   `BENCH_REQUIRES = ["lightning"]`; they are installed into the bench project's .venv
   (with the same CPU-PyTorch constraint as `make setup`, so torch is never replaced).
-The project is baked with the defaults into bench/.work/ and set up once; later runs
-reuse it (`--fresh` bakes again; `--project DIR` uses yours). Results are merged into
+The project is baked with the defaults into bench/.work/ on every run and set up there;
+its .venv is kept for later runs (`--fresh` starts from nothing; `--project DIR` uses
+yours). Results are merged into
 bench/results.json (keys of benches not run this time are kept), and the run exits
 non-zero when a bench failed.
 """
@@ -97,9 +98,17 @@ def ready_project(project: Path | None, fresh: bool) -> bakery.Project:
     path = WORK / bakery.default_slug()
     if fresh and WORK.exists():
         shutil.rmtree(WORK)
-    if not path.exists():
-        print(f"bench: baking the default project into {path.relative_to(ROOT)}", flush=True)
-        path = bakery.bake(WORK)
+    # Baked again every time (a second), so that the numbers are always the template's
+    # current code; the .venv is kept (same path, so its editable install still points here).
+    kept = WORK / ".venv-kept"
+    if (path / ".venv").is_dir():
+        shutil.rmtree(kept, ignore_errors=True)
+        (path / ".venv").rename(kept)
+    shutil.rmtree(path, ignore_errors=True)
+    print(f"bench: baking the default project into {path.relative_to(ROOT)}", flush=True)
+    path = bakery.bake(WORK)
+    if kept.is_dir():
+        kept.rename(path / ".venv")
     project = bakery.Project(path, bakery.project_env(path))
     print("bench: make setup in it (first time: a minute or two)", flush=True)
     result = bakery.set_up(project)
@@ -156,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", default=[], help="bench names, e.g. bake trainer")
     parser.add_argument("--project", type=Path, help="a baked project with .venv to reuse")
-    parser.add_argument("--fresh", action="store_true", help="bake bench/.work/ again")
+    parser.add_argument("--fresh", action="store_true", help="a new .venv too, not only a new bake")
     args = parser.parse_args()
 
     scripts = discover(args.only)
