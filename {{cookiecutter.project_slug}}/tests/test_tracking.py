@@ -28,6 +28,7 @@ from tracking_helpers import (
     prepare_data,
     template_store,
     tracked_run,
+    workspace_run,
 )
 
 from {{ cookiecutter.package_name }} import evaluate as evaluate_stage
@@ -284,9 +285,68 @@ def test_ctrl_c_ends_the_run_killed_with_exit_130(store, tmp_path, monkeypatch):
     assert [r.info.status for r in runs] == ["KILLED"]
 
 
+def run_stage(project: Path, stage: str, store: str, timeout: float):
+    """`python -m <package>.<stage>` in `project`, its output captured, as DVC runs it."""
+    result = subprocess.run(
+        [sys.executable, "-m", f"{PACKAGE}.{stage}"],
+        cwd=project,
+        env=clean_env(MLFLOW_TRACKING_URI=store),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_train_leaves_its_logger_running_without_holding_its_output(store, tmp_path):
+    """Train hands the run to the logger process and exits; the logger keeps none of train's
+    pipes (DVC, or anyone capturing train's output, would otherwise wait for it)."""
+    from {{ cookiecutter.package_name }}.tracking import client
+
+    project = make_project(tmp_path / "p")
+    prepare_data(project)
+    started = time.monotonic()
+    # The logger waits 60 s for evaluate: holding the pipes would time out.
+    run_stage(project, "train", store, timeout=50)
+    assert time.monotonic() - started < 40
+    # evaluate, in another process, joins that logger: one run, ended by evaluate.
+    result = run_stage(project, "evaluate", store, timeout=120)
+    mlflow_client = client(store)
+    runs = mlflow_client.search_runs([e.experiment_id for e in mlflow_client.search_experiments()])
+    assert [r.info.status for r in runs] == ["FINISHED"]
+    assert runs[0].info.run_id == workspace_run(project, store)
+    assert runs[0].info.run_id in result.stdout
+    assert runs[0].data.tags["model.uri"] and "f1" in runs[0].data.metrics
+    assert not list((project / ".scratch" / "tracking").glob("*"))  # the snapshot is gone
+
+
+def test_evaluate_again_reopens_the_same_run_and_logs_the_model_once(store, tmp_path, monkeypatch):
+    """`dvc repro` after a change to evaluate only: train's logger is long gone; evaluate
+    finds the run by models/model/run.json's token and logs into it again."""
+    from {{ cookiecutter.package_name }}.tracking import client
+
+    project = make_project(tmp_path / "p")
+    prepare_data(project)
+    monkeypatch.chdir(project)
+    train_stage.main()
+    evaluate_stage.main()
+    evaluate_stage.main()  # nothing attaches to the ended logger: a new one reopens the run
+    mlflow_client = client(store)
+    runs = mlflow_client.search_runs([e.experiment_id for e in mlflow_client.search_experiments()])
+    assert [r.info.status for r in runs] == ["FINISHED"]
+    logged = mlflow_client.search_logged_models([runs[0].info.experiment_id])
+    assert [m.source_run_id for m in logged] == [runs[0].info.run_id]
+
+
 @pytest.mark.slow
-def test_sigterm_on_a_real_training_process_ends_killed_with_143(store, tmp_path):
-    """The PyTorch trainer saves a checkpoint and raises; the stage exits 143, run KILLED."""
+@pytest.mark.parametrize(
+    ("stop", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGKILL, -signal.SIGKILL)]
+)
+def test_a_stopped_training_process_ends_its_run_killed(store, tmp_path, stop, exit_code):
+    """SIGTERM: the PyTorch trainer saves a checkpoint and raises, the stage exits 143.
+    SIGKILL: the stage just dies; the logger sees it go and ends the run. KILLED either way."""
     from {{ cookiecutter.package_name }}.tracking import client
 
     checkpoints = tmp_path / "checkpoints"
@@ -317,12 +377,15 @@ def test_sigterm_on_a_real_training_process_ends_killed_with_143(store, tmp_path
                 break
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.3)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 143, err
-    run = mlflow_client.get_run(runs[0].info.run_id)
+    assert proc.returncode == exit_code, err
+    deadline = time.time() + 30  # after SIGKILL the logger ends the run on its own
+    while (run := mlflow_client.get_run(runs[0].info.run_id)).info.status == "RUNNING":
+        assert time.time() < deadline, "the run was left RUNNING"
+        time.sleep(0.3)
     assert run.info.status == "KILLED"
     # The buffered curves were sent before the run ended.
     assert len(mlflow_client.get_metric_history(run.info.run_id, "epoch.train_loss")) >= 1
@@ -357,7 +420,7 @@ def test_evaluate_alone_starts_a_run_when_trains_run_is_elsewhere(store, tmp_pat
     monkeypatch.chdir(project)
     monkeypatch.setenv(SWITCH, "0")
     train_stage.main()
-    (project / "models" / "model" / "run.json").write_text('{"run_id": "0123456789abcdef"}')
+    (project / "models" / "model" / "run.json").write_text(json.dumps({"token": "0" * 32}))
     monkeypatch.setenv(SWITCH, "1")
     evaluate_stage.main()
     runs = client(store).search_runs([e.experiment_id for e in client(store).search_experiments()])
@@ -438,7 +501,7 @@ def test_a_real_mlflow_server_on_localhost(mlflow_server, tmp_path, monkeypatch)
     monkeypatch.delenv("DVC_ROOT", raising=False)
     train_stage.main()
     evaluate_stage.main()
-    run_id = json.loads((project / "models" / "model" / "run.json").read_text())["run_id"]
+    run_id = workspace_run(project, url)
     from mlflow.tracking import MlflowClient
 
     remote = MlflowClient(url)

@@ -8,7 +8,6 @@ seconds) and copied for each test.
 
 import atexit
 import contextlib
-import json
 import os
 import shlex
 import shutil
@@ -212,6 +211,15 @@ def tracked_run() -> dict:
             prepare_data(project)
             train.main()
             evaluate.main()
-        run_id = json.loads((project / "models" / "model" / "run.json").read_text())["run_id"]
-        _CACHE["tracked"] = {"project": project, "uri": uri, "run_id": run_id}
+        _CACHE["tracked"] = {"project": project, "uri": uri, "run_id": workspace_run(project, uri)}
     return _CACHE["tracked"]
+
+
+def workspace_run(project: Path, uri: str) -> str:
+    """The id of the MLflow run that models/model/run.json's token names."""
+    from {{ cookiecutter.package_name }}.tracking import client, find_run, read_token
+
+    cfg = yaml.safe_load((project / "params.yaml").read_text())
+    run_id = find_run(client(uri), cfg, read_token(project / "models" / "model"))
+    assert run_id, f"no run for {project / 'models' / 'model' / 'run.json'} in {uri}"
+    return run_id

@@ -152,7 +152,7 @@ def main() -> None:
 
     cfg = load_params()
     paths = Paths()
-    # Reopens the MLflow run that train started (models/model/run.json); see tracking.py.
+    # Logs into the MLflow run that train started (models/model/run.json); see tracking/.
     with pipeline_run(cfg, paths, stage="evaluate") as run:
         classes = joblib.load(paths.featurizer)["classes"]
         metrics = evaluate(

@@ -37,10 +37,15 @@ def build_featurizer(data_cfg: Config):
     )
 
 
+def class_labels(labels: pd.Series) -> list[str]:
+    """The classes in the order of the models' probability columns."""
+    return sorted(labels.astype(str).unique())
+
+
 def fit_featurizer(train: pd.DataFrame, data_cfg: Config) -> dict:
     """Fit on the training split; the bundle also holds the class labels in order."""
     featurizer = build_featurizer(data_cfg).fit(train)
-    classes = sorted(train[data_cfg["target"]].astype(str).unique())
+    classes = class_labels(train[data_cfg["target"]])
     return {
         "featurizer": featurizer,
         "classes": classes,

@@ -72,6 +72,11 @@ def unknown_columns(columns: Sequence[str], data_cfg: Config) -> list[str]:
     return [c for c in columns if c not in known]
 
 
+def output_columns(target: str, classes: Sequence[str]) -> list[str]:
+    """What the model returns: the predicted label, then one probability per class."""
+    return [f"predicted_{target}", *(f"proba_{c}" for c in classes)]
+
+
 class FeaturizedModel(mlflow.pyfunc.PythonModel):
     """Cleaning + fitted featurizer + trained model, taking the raw-column table."""
 
@@ -101,15 +106,10 @@ class FeaturizedModel(mlflow.pyfunc.PythonModel):
         rows = prepare_rows(pd.DataFrame(model_input), self.cfg["data"])
         proba = self.model.predict_proba(transform(self.bundle, rows))
         classes = list(self.bundle["classes"])
-        out = pd.DataFrame(
-            {
-                f"predicted_{self.cfg['data']['target']}": np.array(classes, dtype=object)[
-                    proba.argmax(axis=1)
-                ]
-            }
-        )
-        for i, name in enumerate(classes):
-            out[f"proba_{name}"] = proba[:, i].astype(float)
+        predicted, *probabilities = output_columns(self.cfg["data"]["target"], classes)
+        out = pd.DataFrame({predicted: np.array(classes, dtype=object)[proba.argmax(axis=1)]})
+        for i, name in enumerate(probabilities):
+            out[name] = proba[:, i].astype(float)
         return out
 
 

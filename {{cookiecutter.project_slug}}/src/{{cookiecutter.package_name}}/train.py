@@ -5,15 +5,21 @@
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config, Paths, load_params
-from .features import load_split
-from .models import Model, build_model
 from .tracking import exit_on_interrupt, pipeline_run
 
+if TYPE_CHECKING:
+    from .models import Model
 
-def train(cfg: Config, features: Path, on_epoch=None) -> tuple[Model, dict[str, Any]]:
+
+def train(cfg: Config, features: Path, on_epoch=None) -> tuple["Model", dict[str, Any]]:
+    # Imported here, not above: `python -m` then starts the MLflow logger process (in main)
+    # before paying for numpy, pandas and scikit-learn, so both imports run side by side.
+    from .features import load_split
+    from .models import build_model
+
     x_train, y_train = load_split(features, "train")
     x_val, y_val = load_split(features, "val")
     model = build_model(cfg["model"], seed=cfg["seed"], trainer=cfg.get("trainer"))
@@ -24,8 +30,8 @@ def train(cfg: Config, features: Path, on_epoch=None) -> tuple[Model, dict[str, 
 def main() -> None:
     cfg = load_params()
     paths = Paths()
-    # The MLflow run starts in a background thread; the run id goes to models/model/run.json
-    # (a DVC out of this stage) so that evaluate logs into the same run. See tracking.py.
+    # The MLflow run is written by a logger process that works beside training and goes on
+    # after it; models/model/run.json (a DVC out) names the run for evaluate. See tracking/.
     with pipeline_run(cfg, paths, stage="train") as run:
         started = time.perf_counter()
         model, summary = train(cfg, paths.features, on_epoch=run.log_epoch)
@@ -33,8 +39,7 @@ def main() -> None:
         model.save(paths.model)
         run.write_run_file(paths.model)
         run.log_fit(summary, seconds)
-    tracked = f" (MLflow run {run.run_id})" if run.run_id else ""
-    print(f"train: {cfg['model']['name']} saved to models/model/{tracked}")
+    print(f"train: {cfg['model']['name']} saved to models/model/")
 
 
 if __name__ == "__main__":
