@@ -155,7 +155,7 @@ class PipelineRun:
 
     def _stopped(self, what: str) -> str:
         """Why the logger process is gone: the last line of its log, when it left one."""
-        with contextlib.suppress(OSError, IndexError):
+        with contextlib.suppress(OSError, IndexError, subprocess.TimeoutExpired):
             if self._process:
                 self._process.wait(5)
                 path = logger.log_path(self._session)
@@ -216,12 +216,12 @@ class PipelineRun:
             raise PipelineError(
                 f"the MLflow logger did not finish in {timeout:.0f} s (store: {tracking_uri()})"
             )
-        error = self._error  # read first: closing makes the reader see an end of file
+        self._done.set()  # train: the end of file that closing brings is expected
         with contextlib.suppress(OSError, AttributeError):
             self._conn.close()  # train: the logger goes on alone
-        if error:
+        if self._error:
             raise PipelineError(
-                f"MLflow tracking failed ({error}); store: {tracking_uri()}. Fix "
+                f"MLflow tracking failed ({self._error}); store: {tracking_uri()}. Fix "
                 f"MLFLOW_TRACKING_URI, or run untracked with {SWITCH_ENV}=0"
             )
 
