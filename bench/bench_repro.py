@@ -2,7 +2,7 @@
 
 Usage (what `make bench` runs, with the Python of a baked, set-up project):
 
-    python bench/bench_repro.py --json OUT.json [--project BAKED_PROJECT_DIR] [--repeats 2]
+    python bench/bench_repro.py --json OUT.json [--project BAKED_PROJECT_DIR] [--repeats 3]
 
 --project is a baked project that went through `make setup` (git and DVC started, raw data
 tracked by DVC); run this with its .venv Python, which the pipeline's stages then use. Without
@@ -11,20 +11,25 @@ are started there (cookiecutter and dvc must then be importable). Nothing is cha
 project: the work happens in a temporary copy of it (its .git, .dvc and data, without .venv),
 tracked into a temporary SQLite MLflow store created before any timing.
 
-Measured, on the bundled penguins data with the default config (logreg), tracked as by default:
-- repro_full_s: `dvc repro --force` (all five stages), best of --repeats;
-- repro_noop_s: `dvc repro` right after, with nothing changed (DVC checks hashes, runs nothing);
-- repro_model_change_ratio: `dvc repro` after params.yaml is rewritten for `model=svm` (what
-  `dvc exp run -S model=svm` composes; only train and evaluate re-run), over repro_full_s;
-- repro_full_untracked_s: the full run with <PACKAGE>_TRACKING=0, for comparison;
-- repro_metrics_identical: 1 when reports/metrics.json is byte-identical across the forced runs
-  (tracked and untracked alike), else 0.
+Measured, on the bundled penguins data with the default config (logreg), tracked as by default,
+in --repeats rounds (after one warm-up run), each round:
+- a full run: `dvc repro --force` (all five stages);
+- a model change: params.yaml rewritten for `model=svm` (what `dvc exp run -S model=svm`
+  composes), then `dvc repro --no-run-cache` (only train and evaluate re-run; without the flag
+  DVC would restore svm's outputs from its run cache from the second round on);
+- back to the default config, untimed, again with `--no-run-cache`.
+Written: repro_full_s and repro_model_change_s (medians), repro_model_change_ratio (the median
+of the rounds' change/full ratios), repro_noop_s (`dvc repro` with nothing changed: DVC
+checks hashes and runs nothing), repro_full_untracked_s (one full run with
+<PACKAGE>_TRACKING=0, for comparison) and repro_metrics_identical (1 when reports/metrics.json
+is byte-identical across the forced runs, tracked and untracked alike, else 0).
 """
 
 import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--project", help="a baked, set-up project folder (default: bake one)")
-    parser.add_argument("--repeats", type=int, default=2, help="forced full runs (tracked)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds (full run, model change)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-repro-") as tmp:
@@ -126,44 +131,46 @@ def main() -> None:
             capture_output=True,
         )
 
-        full, metrics = [], set()
+        def set_model(overrides: list[str]) -> None:
+            code = (
+                f"from {package}.config import compose, write_params; "
+                f"write_params(compose({overrides!r}))"
+            )
+            subprocess.run([sys.executable, "-c", code], cwd=work, env=env, check=True)
+
+        full, change, metrics, changed = [], [], set(), []
         run([*dvc, "repro"], work, env)  # warm-up: file caches, the experiment's creation
         for _ in range(args.repeats):
             seconds, out = run([*dvc, "repro", "--force"], work, env)
             assert len(stages(out)) == 5, out
             full.append(seconds)
             metrics.add((work / "reports" / "metrics.json").read_bytes())
+            set_model(["model=svm"])
+            seconds, out = run([*dvc, "repro", "--no-run-cache"], work, env)
+            change.append(seconds)
+            changed = stages(out)
+            set_model([])
+            run([*dvc, "repro", "--no-run-cache"], work, env)
         noop, out = run([*dvc, "repro"], work, env)
         assert stages(out) == [], out
-        code = (
-            f"from {package}.config import compose, write_params; "
-            "write_params(compose(['model=svm']))"
-        )
-        subprocess.run([sys.executable, "-c", code], cwd=work, env=env, check=True)
-        change, out = run([*dvc, "repro"], work, env)
-        changed = stages(out)
-        subprocess.run(
-            [sys.executable, "-m", f"{package}.config", "sync"],
-            cwd=work,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        run([*dvc, "repro"], work, env)  # back to the default config
         untracked, _ = run([*dvc, "repro", "--force"], work, {**env, switch: "0"})
         metrics.add((work / "reports" / "metrics.json").read_bytes())
 
     results = {
-        "repro_full_s": round(min(full), 2),
+        "repro_full_s": round(statistics.median(full), 2),
+        "repro_model_change_s": round(statistics.median(change), 2),
+        "repro_model_change_ratio": round(
+            statistics.median(c / f for c, f in zip(change, full, strict=True)), 3
+        ),
         "repro_noop_s": round(noop, 2),
-        "repro_model_change_ratio": round(change / min(full), 3),
         "repro_full_untracked_s": round(untracked, 2),
         "repro_metrics_identical": 1 if len(metrics) == 1 else 0,
     }
     print(
-        f"repro: full (tracked) {[round(s, 2) for s in full]} s, no-op {noop:.2f} s, "
-        f"model=svm {change:.2f} s re-running {changed}, full untracked {untracked:.2f} s; "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"repro: full (tracked) {[round(s, 2) for s in full]} s, model=svm "
+        f"{[round(s, 2) for s in change]} s re-running {changed}, no-op {noop:.2f} s, "
+        f"full untracked {untracked:.2f} s; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores"
     )
     print(json.dumps(results, indent=2))
     if args.json:
