@@ -1,5 +1,6 @@
 """Many runs: the parallel sweep (Hydra multirun + joblib) and the hyperparameter search."""
 
+import ast
 import subprocess
 import sys
 
@@ -78,6 +79,45 @@ def test_eight_runs_on_two_workers_into_one_sqlite_store_all_finish(tmp_path):
     # The DVC workspace is untouched; each job wrote under .scratch/sweep/<parent>/<job>/.
     assert not (project / "models").exists() and not (project / "data" / "processed").exists()
     assert len(list((project / ".scratch" / "sweep" / parent).glob("*/reports/metrics.json"))) == 8
+
+
+WORKER_PROBE = """
+import gc, importlib.util, os, sys
+from joblib import Parallel, delayed
+from {package} import sweep, sweep_worker
+
+def probe(_):
+    installed = [m for m in sweep_worker.MODULES if importlib.util.find_spec(m.split(".")[0])]
+    missing = [m for m in installed if m not in sys.modules]
+    return os.getpid(), os.getppid(), gc.get_freeze_count() > 0, tuple(missing)
+
+sweep.start_workers()
+print(repr((os.getpid(), Parallel(n_jobs=2, batch_size=1)(delayed(probe)(i) for i in range(4)))))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forkserver workers: Linux")
+def test_parallel_workers_are_forks_of_one_process_that_imported_what_a_job_needs(tmp_path):
+    """`--jobs 2`: joblib's workers are not fresh interpreters that import pandas, scikit-learn
+    and MLflow again; they are forks of one process that imported every module a job needs
+    (sweep_worker.MODULES, a list that must not go stale: each installed one is imported) and
+    froze them for the garbage collector."""
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER_PROBE.format(package=PACKAGE)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_pid, probes = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    workers = {pid for pid, *_ in probes}
+    forkservers = {ppid for _, ppid, *_ in probes}
+    assert 1 <= len(workers) <= 2 and len(forkservers) == 1 and sweep_pid not in forkservers
+    assert all(frozen and not missing for _, _, frozen, missing in probes), probes
 
 
 @pytest.mark.slow
