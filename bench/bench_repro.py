@@ -17,12 +17,13 @@ in --repeats rounds (after one warm-up run), each round:
 - a model change: params.yaml rewritten for `model=svm` (what `dvc exp run -S model=svm`
   composes), then `dvc repro --no-run-cache` (only train and evaluate re-run; without the flag
   DVC would restore svm's outputs from its run cache from the second round on);
-- back to the default config, untimed, again with `--no-run-cache`.
-Written: repro_full_s and repro_model_change_s (medians), repro_model_change_ratio (the median
-of the rounds' change/full ratios), repro_noop_s (`dvc repro` with nothing changed: DVC
-checks hashes and runs nothing), repro_full_untracked_s (one full run with
-<PACKAGE>_TRACKING=0, for comparison) and repro_metrics_identical (1 when reports/metrics.json
-is byte-identical across the forced runs, tracked and untracked alike, else 0).
+- back to the default config, untimed, again with `--no-run-cache`;
+- a no-op: `dvc repro` with nothing changed (DVC checks hashes and runs nothing).
+Written: repro_full_s, repro_model_change_s and repro_noop_s (medians),
+repro_model_change_ratio (the median of the rounds' change/full ratios),
+repro_full_untracked_s (one full run with <PACKAGE>_TRACKING=0, for comparison) and
+repro_metrics_identical (1 when reports/metrics.json is byte-identical across the forced runs,
+tracked and untracked alike, else 0).
 """
 
 import argparse
@@ -138,7 +139,7 @@ def main() -> None:
             )
             subprocess.run([sys.executable, "-c", code], cwd=work, env=env, check=True)
 
-        full, change, metrics, changed = [], [], set(), []
+        full, change, noop, metrics, changed = [], [], [], set(), []
         run([*dvc, "repro"], work, env)  # warm-up: file caches, the experiment's creation
         for _ in range(args.repeats):
             seconds, out = run([*dvc, "repro", "--force"], work, env)
@@ -151,8 +152,9 @@ def main() -> None:
             changed = stages(out)
             set_model([])
             run([*dvc, "repro", "--no-run-cache"], work, env)
-        noop, out = run([*dvc, "repro"], work, env)
-        assert stages(out) == [], out
+            seconds, out = run([*dvc, "repro"], work, env)
+            assert stages(out) == [], out
+            noop.append(seconds)
         untracked, _ = run([*dvc, "repro", "--force"], work, {**env, switch: "0"})
         metrics.add((work / "reports" / "metrics.json").read_bytes())
 
@@ -162,13 +164,14 @@ def main() -> None:
         "repro_model_change_ratio": round(
             statistics.median(c / f for c, f in zip(change, full, strict=True)), 3
         ),
-        "repro_noop_s": round(noop, 2),
+        "repro_noop_s": round(statistics.median(noop), 2),
         "repro_full_untracked_s": round(untracked, 2),
         "repro_metrics_identical": 1 if len(metrics) == 1 else 0,
     }
     print(
         f"repro: full (tracked) {[round(s, 2) for s in full]} s, model=svm "
-        f"{[round(s, 2) for s in change]} s re-running {changed}, no-op {noop:.2f} s, "
+        f"{[round(s, 2) for s in change]} s re-running {changed}, no-op "
+        f"{[round(s, 2) for s in noop]} s, "
         f"full untracked {untracked:.2f} s; load average {os.getloadavg()[0]:.1f} on "
         f"{os.cpu_count()} cores"
     )
