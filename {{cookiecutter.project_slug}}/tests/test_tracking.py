@@ -26,6 +26,7 @@ from tracking_helpers import (
     git_commit_all,
     make_project,
     prepare_data,
+    store_runs,
     template_store,
     tracked_run,
     workspace_run,
@@ -250,7 +251,6 @@ def test_metrics_json_holds_no_run_id(tracked):
 
 
 def test_a_failing_stage_ends_its_run_failed(store, tmp_path, monkeypatch):
-    from {{ cookiecutter.package_name }}.tracking import client
 
     project = make_project(tmp_path / "p")
     prepare_data(project)
@@ -262,13 +262,13 @@ def test_a_failing_stage_ends_its_run_failed(store, tmp_path, monkeypatch):
     monkeypatch.setattr(train_stage, "train", broken)
     with pytest.raises(ValueError, match="boom"):
         train_stage.main()
-    runs = client(store).search_runs([e.experiment_id for e in client(store).search_experiments()])
+    runs = store_runs(store)
     assert [r.info.status for r in runs] == ["FAILED"]
     assert not (project / "models" / "model" / "run.json").exists()
 
 
 def test_ctrl_c_ends_the_run_killed_with_exit_130(store, tmp_path, monkeypatch):
-    from {{ cookiecutter.package_name }}.tracking import client, exit_on_interrupt
+    from {{ cookiecutter.package_name }}.tracking import exit_on_interrupt
 
     project = make_project(tmp_path / "p")
     prepare_data(project)
@@ -281,7 +281,7 @@ def test_ctrl_c_ends_the_run_killed_with_exit_130(store, tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as stop:
         exit_on_interrupt(train_stage.main)
     assert stop.value.code == 130
-    runs = client(store).search_runs([e.experiment_id for e in client(store).search_experiments()])
+    runs = store_runs(store)
     assert [r.info.status for r in runs] == ["KILLED"]
 
 
@@ -303,8 +303,6 @@ def run_stage(project: Path, stage: str, store: str, timeout: float):
 def test_train_leaves_its_logger_running_without_holding_its_output(store, tmp_path):
     """Train hands the run to the logger process and exits; the logger keeps none of train's
     pipes (DVC, or anyone capturing train's output, would otherwise wait for it)."""
-    from {{ cookiecutter.package_name }}.tracking import client
-
     project = make_project(tmp_path / "p")
     prepare_data(project)
     started = time.monotonic()
@@ -313,8 +311,7 @@ def test_train_leaves_its_logger_running_without_holding_its_output(store, tmp_p
     assert time.monotonic() - started < 40
     # evaluate, in another process, joins that logger: one run, ended by evaluate.
     result = run_stage(project, "evaluate", store, timeout=120)
-    mlflow_client = client(store)
-    runs = mlflow_client.search_runs([e.experiment_id for e in mlflow_client.search_experiments()])
+    runs = store_runs(store)
     assert [r.info.status for r in runs] == ["FINISHED"]
     assert runs[0].info.run_id == workspace_run(project, store)
     assert runs[0].info.run_id in result.stdout
@@ -334,7 +331,7 @@ def test_evaluate_again_reopens_the_same_run_and_logs_the_model_once(store, tmp_
     evaluate_stage.main()
     evaluate_stage.main()  # nothing attaches to the ended logger: a new one reopens the run
     mlflow_client = client(store)
-    runs = mlflow_client.search_runs([e.experiment_id for e in mlflow_client.search_experiments()])
+    runs = store_runs(store)
     assert [r.info.status for r in runs] == ["FINISHED"]
     logged = mlflow_client.search_logged_models([runs[0].info.experiment_id])
     assert [m.source_run_id for m in logged] == [runs[0].info.run_id]
@@ -413,7 +410,6 @@ def test_untracked_stages_never_import_mlflow(tmp_path):
 
 def test_evaluate_alone_starts_a_run_when_trains_run_is_elsewhere(store, tmp_path, monkeypatch):
     """A teammate's models/model/run.json names a run of another store: a new run, complete."""
-    from {{ cookiecutter.package_name }}.tracking import client
 
     project = make_project(tmp_path / "p")
     prepare_data(project)
@@ -423,7 +419,7 @@ def test_evaluate_alone_starts_a_run_when_trains_run_is_elsewhere(store, tmp_pat
     (project / "models" / "model" / "run.json").write_text(json.dumps({"token": "0" * 32}))
     monkeypatch.setenv(SWITCH, "1")
     evaluate_stage.main()
-    runs = client(store).search_runs([e.experiment_id for e in client(store).search_experiments()])
+    runs = store_runs(store)
     assert len(runs) == 1 and runs[0].info.status == "FINISHED"
     assert runs[0].data.tags["model"] == "logreg" and "f1" in runs[0].data.metrics
 

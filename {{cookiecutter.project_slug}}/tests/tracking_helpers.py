@@ -223,3 +223,11 @@ def workspace_run(project: Path, uri: str) -> str:
     run_id = find_run(client(uri), cfg, read_token(project / "models" / "model"))
     assert run_id, f"no run for {project / 'models' / 'model' / 'run.json'} in {uri}"
     return run_id
+
+
+def store_runs(uri: str) -> list:
+    """Every run in the store at `uri`, of every experiment, newest first."""
+    from {{ cookiecutter.package_name }}.tracking import client
+
+    mlflow_client = client(uri)
+    return mlflow_client.search_runs([e.experiment_id for e in mlflow_client.search_experiments()])
