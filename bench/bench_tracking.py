@@ -3,7 +3,7 @@
 Usage (what `make bench` runs, with the Python of a baked, set-up project):
 
     python bench/bench_tracking.py --json OUT.json [--project BAKED_PROJECT_DIR]
-                                   [--repeats 5] [--sweep-repeats 1] [--skip-sweep]
+                                   [--repeats 5] [--sweep-repeats 3] [--skip-sweep]
 
 --project is a baked project (the folder holding pyproject.toml and src/<package>/); the
 commands run with this interpreter (`python -m <package>.train`, `... .sweep`), so give it the
@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--project", help="a baked project folder (default: bake one)")
     parser.add_argument("--repeats", type=int, default=5, help="tracked/untracked pairs")
-    parser.add_argument("--sweep-repeats", type=int, default=1)
+    parser.add_argument("--sweep-repeats", type=int, default=3, help="rounds of each sweep")
     parser.add_argument("--skip-sweep", action="store_true")
     args = parser.parse_args()
     adopt_orphans()
