@@ -18,6 +18,7 @@ PACKAGE = __package__ or __name__.rpartition(".")[0]
 # What a job imports lazily, inside the stages and MLflow. Only a speed-up: a module that
 # fails to import here is imported again, with its error, by the job that needs it.
 MODULES = (
+    "hydra_plugins.hydra_joblib_launcher._core",  # runs each job: Hydra and OmegaConf
     "pandas",
     "sklearn.calibration",
     "sklearn.compose",
