@@ -154,7 +154,7 @@ class Logger:
 
     def handle(self, conn, message: dict) -> str | None:
         """Act on one message; return the run's final status once it is decided."""
-        from .record import flatten_metrics, log_batch, log_evaluation
+        from .record import log_batch, log_evaluation
 
         op = message["op"]
         if op in ("start", "attach"):
@@ -177,8 +177,7 @@ class Logger:
             finally:
                 shutil.rmtree(snapshot, ignore_errors=True)
         elif op == "evaluation":
-            log_batch(self.client, self.run_id, metrics=flatten_metrics(message["metrics"]))
-            log_evaluation(self.client, self.run_id, self.paths.reports)
+            log_evaluation(self.client, self.run_id, self.paths.reports, message["metrics"])
             self.log_model(self.paths.model, self.paths.featurizer)
         elif op == "end":
             return message["status"]
