@@ -62,8 +62,13 @@ def connect(session: str):
     return Client(address(session), family=FAMILY, authkey=session.encode())
 
 
+def encode(message: dict) -> bytes:
+    """One message on the wire: JSON (what is not JSON, e.g. a Path, as its text)."""
+    return json.dumps(message, default=str).encode("utf-8")
+
+
 def send(conn, **message) -> None:
-    conn.send_bytes(json.dumps(message, default=str).encode("utf-8"))
+    conn.send_bytes(encode(message))
 
 
 class Logger:

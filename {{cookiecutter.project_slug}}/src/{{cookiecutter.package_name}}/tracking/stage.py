@@ -163,7 +163,7 @@ class PipelineRun:
         return f"the logger process {what}"
 
     def _send(self, message: dict) -> None:
-        self._queue.put(json.dumps(message, default=str).encode("utf-8"))
+        self._queue.put(logger.encode(message))
 
     # -- what the stages call -----------------------------------------------------------------
 
