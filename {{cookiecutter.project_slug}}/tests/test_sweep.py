@@ -11,23 +11,11 @@ from tracking_helpers import (
     copy_store,
     inside,
     make_project,
+    store_runs,
     template_store,
 )
 
 from {{ cookiecutter.package_name }}.config import compose
-
-
-def client(uri):
-    from {{ cookiecutter.package_name }}.tracking import client as make_client
-
-    return make_client(uri)
-
-
-def runs_in(uri: str) -> list:
-    mlflow_client = client(uri)
-    return mlflow_client.search_runs(
-        [e.experiment_id for e in mlflow_client.search_experiments()], max_results=1000
-    )
 
 
 @pytest.mark.slow
@@ -56,7 +44,7 @@ def test_eight_runs_on_two_workers_into_one_sqlite_store_all_finish(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "8 child run(s), all FINISHED" in result.stdout
-    runs = runs_in(uri)
+    runs = store_runs(uri)
     parents = [r for r in runs if r.data.tags.get("run.kind") == "sweep-parent"]
     children = [r for r in runs if r.data.tags.get("run.kind") == "sweep"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
@@ -131,7 +119,7 @@ def test_tune_logs_child_trials_and_prints_the_dvc_command(tmp_path, capsys):
     out = capsys.readouterr().out
     command = next(line.strip() for line in out.splitlines() if line.strip().startswith("dvc exp"))
     assert command.startswith("dvc exp run -S model=logreg -S model.C=")
-    runs = runs_in(uri)
+    runs = store_runs(uri)
     parent = next(r for r in runs if r.data.tags.get("run.kind") == "tune-parent")
     trials = [r for r in runs if r.data.tags.get("run.kind") == "tune"]
     assert len(trials) == 3 and all(r.info.status == "FINISHED" for r in trials)
