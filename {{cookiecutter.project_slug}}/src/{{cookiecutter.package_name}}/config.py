@@ -30,24 +30,31 @@ class Paths:
     root: Path = Path(".")
 
     @property
-    def processed(self) -> Path:
+    def processed(self) -> Path:  # train/val/test splits after cleaning
         return self.root / "data" / "processed"
 
     @property
-    def features(self) -> Path:
-        return self.root / "data" / "features"
-
-    @property
-    def featurizer(self) -> Path:
+    def featurizer(self) -> Path:  # imputation + scaling + one-hot, fitted on train
         return self.root / "models" / "featurizer.joblib"
 
     @property
-    def model(self) -> Path:
-        return self.root / "models" / "model"
+    def model(self) -> Path:  # the deployable Pipeline: cleaning + featurizer + estimator
+        return self.root / "models" / "model.joblib"
 
     @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def history(self) -> Path:  # per-epoch training curves (iterative models)
+        return self.reports / "train_history.csv"
+
+    @property
+    def fit_summary(self) -> Path:  # what training did: seconds, device, epochs
+        return self.reports / "train.json"
+
+    def split(self, name: str) -> Path:
+        return self.processed / f"{name}.parquet"
 
 
 def load_params(path: Path = PARAMS_FILE) -> Config:

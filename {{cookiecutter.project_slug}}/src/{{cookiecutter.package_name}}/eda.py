@@ -10,7 +10,7 @@ import pandas as pd
 
 from .config import Config, Paths, load_params
 from .errors import run_cli
-from .plotting import pyplot, save
+from .plots import pyplot, save
 
 
 def class_balance(df: pd.DataFrame, target: str, out: Path, plt) -> Path:
@@ -99,9 +99,14 @@ def summary_markdown(df: pd.DataFrame, data_cfg: Config) -> str:
     return "\n".join(lines)
 
 
-def eda(data_cfg: Config, train_csv: Path, out: Path) -> list[Path]:
+MAX_ROWS = 100_000  # plots and summaries on a seeded sample above this: seconds at any size
+
+
+def eda(data_cfg: Config, train_split: Path, out: Path, seed: int = 0) -> list[Path]:
     plt = pyplot()
-    df = pd.read_csv(train_csv)
+    df = pd.read_parquet(train_split)
+    if len(df) > MAX_ROWS:
+        df = df.sample(MAX_ROWS, random_state=seed)
     numeric, target = list(data_cfg["numeric"]), data_cfg["target"]
     paths = [
         class_balance(df, target, out, plt),
@@ -116,7 +121,7 @@ def eda(data_cfg: Config, train_csv: Path, out: Path) -> list[Path]:
 
 def main() -> None:
     cfg = load_params()
-    paths = eda(cfg["data"], Paths().processed / "train.csv", Paths().reports / "eda")
+    paths = eda(cfg["data"], Paths().split("train"), Paths().reports / "eda", cfg["seed"])
     print(f"eda: wrote {len(paths)} files to reports/eda/")
 
 

@@ -9,9 +9,13 @@ class PipelineError(Exception):
 
 
 def run_cli(main: Callable[[], object]) -> None:
-    """Run a stage's entry point; a PipelineError becomes `error: ...` and exit code 1."""
+    """Run an entry point: a PipelineError becomes `error: ...` and exit code 1;
+    Ctrl-C (or SIGTERM turned into an interrupt by the trainer) exits 130 / 143."""
     try:
         main()
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except KeyboardInterrupt as exc:
+        print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 130))

@@ -1,35 +1,41 @@
 """The metrics every run reports, under the same names everywhere.
 
-Accuracy alone hides a model that ignores a rare class, so precision, recall,
-F1 and ROC-AUC are always reported beside it (macro-averaged over classes, so
-each class counts the same however rare it is).
+Accuracy alone hides a model that ignores a rare class, so precision, recall, F1,
+ROC-AUC and PR-AUC (average precision) are always reported beside it. With two
+classes they are those of the positive class (the second label in sorted order);
+with more, macro averages: each class counts the same however rare it is.
 """
 
 import numpy as np
 
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, roc_auc_score
+    """`y_true` holds class numbers 0..k-1, `proba` one column per class."""
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
 
     n_classes = proba.shape[1]
     y_pred = proba.argmax(axis=1)
     labels = list(range(n_classes))
+    binary = n_classes == 2
     precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true,
-        y_pred,
-        labels=labels,
-        average="binary" if n_classes == 2 else "macro",
-        zero_division=0,
+        y_true, y_pred, labels=labels, average="binary" if binary else "macro", zero_division=0
     )
     if len(np.unique(y_true)) < 2:
-        roc_auc = float("nan")  # undefined with one class present
-    elif n_classes == 2:
+        roc_auc = pr_auc = float("nan")  # undefined with one class present
+    elif binary:
         roc_auc = roc_auc_score(y_true, proba[:, 1])
+        pr_auc = average_precision_score(y_true, proba[:, 1])
     else:
         roc_auc = roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels)
-    values = (accuracy_score(y_true, y_pred), precision, recall, f1, roc_auc)
+        pr_auc = average_precision_score(np.eye(n_classes)[y_true], proba, average="macro")
+    values = (accuracy_score(y_true, y_pred), precision, recall, f1, roc_auc, pr_auc)
     return {name: round(float(v), 6) for name, v in zip(METRICS, values, strict=True)}
 
 
@@ -45,3 +51,16 @@ def majority_baseline(y_train: np.ndarray, n_rows: int, n_classes: int) -> np.nd
 
 def difference(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     return {k: round(a[k] - b[k], 6) for k in METRICS}
+
+
+def per_class_report(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict:
+    from sklearn.metrics import classification_report
+
+    return classification_report(
+        y_true,
+        proba.argmax(1),
+        labels=list(range(len(classes))),
+        target_names=classes,
+        output_dict=True,
+        zero_division=0,
+    )

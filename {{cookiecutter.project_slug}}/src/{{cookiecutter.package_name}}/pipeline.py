@@ -1,36 +1,30 @@
-"""All stages in one call, under any root folder: for tests, sweeps and notebooks.
+"""All stages in one call, under any root folder: for sweeps, tuning, tests and notebooks.
 
-`dvc repro` runs the same functions stage by stage (and skips what is up to
-date); this runs them back to back in one process, writing under `paths.root`.
+`dvc repro` runs the same functions stage by stage (and skips what is up to date);
+this runs them back to back in one process, writing under `paths.root`.
 """
 
+import json
+import time
 from pathlib import Path
 
 from .config import Config, Paths
 from .eda import eda
 from .evaluate import evaluate
-from .features import featurize
-from .models.base import EpochCallback
+from .featurize import featurize
 from .prepare import prepare
-from .train import train
+from .train import train, write_outputs
 
 
 def run_pipeline(
-    cfg: Config,
-    paths: Paths,
-    *,
-    raw_path: Path | None = None,
-    with_eda: bool = True,
-    on_epoch: EpochCallback | None = None,
+    cfg: Config, paths: Paths, *, raw_path: Path | None = None, with_eda: bool = False
 ) -> dict:
-    """Prepare, explore, featurize, train and evaluate; return the metrics."""
-    raw = raw_path or Path(cfg["data"]["raw_path"])
-    prepare(cfg, raw, paths.processed, paths.reports / "cleaning.json")
+    """Prepare, (explore,) featurize, train and evaluate; return the metrics."""
+    prepare(cfg, paths, raw_path)
     if with_eda:
-        eda(cfg["data"], paths.processed / "train.csv", paths.reports / "eda")
-    bundle = featurize(cfg["data"], paths.processed, paths.features, paths.featurizer)
-    model, _ = train(cfg, paths.features, on_epoch=on_epoch)
-    model.save(paths.model)
-    return evaluate(
-        cfg, model, bundle["classes"], paths.features, paths.processed / "train.csv", paths.reports
-    )
+        eda(cfg["data"], paths.split("train"), paths.reports / "eda", cfg["seed"])
+    featurize(cfg, paths)
+    started = time.perf_counter()
+    model = train(cfg, paths)
+    write_outputs(model, paths, time.perf_counter() - started, cfg["model"]["name"])
+    return json.loads(json.dumps(evaluate(cfg, paths)))  # plain types, as metrics.json holds

@@ -1,36 +1,53 @@
-"""Stage `prepare`: raw CSV -> validated, cleaned, de-duplicated, split tables.
+"""Stage `prepare`: raw table -> validated, cleaned, de-duplicated, split tables.
 
 Raw data is only read, never modified. Everything removed or changed is counted
 in reports/cleaning.json so a reviewer can see what the cleaning did and why.
+`clean_rows` is the part that applies to any row, so the deployable model
+(serving.py) cleans new rows exactly as the training rows were cleaned.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .config import Config, Paths, load_params
 from .errors import PipelineError, run_cli
 
 MIN_ROWS_PER_CLASS = 3  # one each for train, validation and test
+SPLITS = ("train", "val", "test")
 
 
 def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
+    """The raw table as text (CSV) or as stored (Parquet), with the configured renames."""
     if not path.exists():
         raise PipelineError(
-            f"raw data {path} not found: run `dvc pull` to fetch it "
-            "(or fix data.raw_path in your conf/data file)"
+            f"raw data {path} not found: run `dvc checkout` (or `dvc pull` when the DVC cache "
+            "does not have it), or fix data.raw_path in your conf/data file"
         )
     try:
-        # Everything as text first: types are checked against the config below.
-        df = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_values=list(data_cfg.get("missing_values", [""])),
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            # Text first: numbers are checked against the config in clean_rows.
+            df = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_values=list(data_cfg.get("missing_values", [""])),
+            )
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{path} is empty: expected a header row and data rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise PipelineError(f"{path} is not a readable table: {exc}") from None
+    duplicated = df.columns[df.columns.str.replace(r"\.\d+$", "", regex=True).duplicated()]
+    if len(duplicated):
+        raise PipelineError(
+            f"{path} has duplicated column names ({', '.join(map(repr, duplicated))}): "
+            "rename them in the file so each column has one name"
         )
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise PipelineError(f"{path} is not a readable CSV file: {exc}") from None
     return df.rename(columns=data_cfg.get("rename") or {})
 
 
@@ -40,52 +57,70 @@ def feature_columns(data_cfg: Config) -> list[str]:
 
 def validate_schema(df: pd.DataFrame, data_cfg: Config, *, need_target: bool = True) -> None:
     """Fail early, naming the column, when the table does not match the data config."""
-    expected = feature_columns(data_cfg) + ([data_cfg["target"]] if need_target else [])
+    target = data_cfg["target"]
+    if target in feature_columns(data_cfg):
+        raise PipelineError(
+            f"the target {target!r} is also listed as a feature: remove it from "
+            "data.numeric / data.categorical (a model must not see the answer)"
+        )
+    expected = feature_columns(data_cfg) + ([target] if need_target else [])
     missing = [c for c in expected if c not in df.columns]
     if missing:
         raise PipelineError(
             f"column(s) {', '.join(map(repr, missing))} missing from the data "
-            f"(found: {', '.join(map(repr, df.columns))}); fix the CSV or the data config "
+            f"(found: {', '.join(map(repr, df.columns))}); fix the table or the data config "
             "(data.rename, data.numeric, data.categorical, data.target)"
         )
-    empty = [c for c in expected if df[c].isna().all()]
-    if empty:
+    if need_target and len(df) and df[expected].isna().all().any():
+        empty = [c for c in expected if df[c].isna().all()]
         raise PipelineError(
             f"column(s) {', '.join(map(repr, empty))} hold no values at all: "
             "remove them from data.numeric / data.categorical"
         )
 
 
-def to_numeric(df: pd.DataFrame, columns: list[str]) -> dict[str, int]:
-    """Convert numeric columns in place; return how many unparseable cells became missing."""
-    coerced = {}
-    for col in columns:
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = df[col].notna() & values.isna()
-        if bad.sum() > 0.5 * df[col].notna().sum():
-            example = df.loc[bad, col].iloc[0]
-            raise PipelineError(
-                f"column {col!r} is listed in data.numeric but holds text such as "
-                f"{example!r}: move it to data.categorical or fix the values"
-            )
-        coerced[col] = int(bad.sum())
-        df[col] = values.astype("float64")
-    return coerced
+def to_numeric(column: pd.Series, name: str) -> pd.Series:
+    """Numbers as float64; unparseable cells and infinities become missing.
+
+    Mostly-text columns are a config mistake, not dirty data: those fail instead.
+    """
+    values = pd.to_numeric(column, errors="coerce").replace([np.inf, -np.inf], np.nan)
+    bad = column.notna() & values.isna()
+    if bad.sum() > 0.5 * column.notna().sum() and bad.any():
+        raise PipelineError(
+            f"column {name!r} is listed in data.numeric but holds text such as "
+            f"{column[bad].iloc[0]!r}: move it to data.categorical or fix the values"
+        )
+    return values.astype("float64")
 
 
-def normalise_categories(
-    df: pd.DataFrame, columns: list[str], synonyms: dict[str, dict[str, str]]
-) -> dict[str, int]:
-    """Trim, collapse spaces, lower-case, then map synonyms; return changed cells per column."""
-    changed = {}
-    for col in columns:
-        raw = df[col]
-        clean = raw.str.strip().str.replace(r"\s+", " ", regex=True).str.lower()
-        mapping = {str(k).strip().lower(): v for k, v in (synonyms.get(col) or {}).items()}
-        clean = clean.map(lambda v, m=mapping: m.get(v, v) if isinstance(v, str) else v)
-        changed[col] = int((clean.fillna("\0") != raw.fillna("\0")).sum())
-        df[col] = clean.astype(object)
-    return changed
+def normalise(column: pd.Series, synonyms: dict | None, *, lower: bool = True) -> pd.Series:
+    """Trim and collapse spaces, then map synonyms (matched ignoring case).
+
+    Features are lower-cased so "MALE" and "male" are one category. Labels (lower=False)
+    keep a spelling a person typed: the synonym's, else the most frequent one.
+    """
+    text = column.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
+    key = text.str.lower()
+    mapping = {str(k).strip().lower(): v for k, v in (synonyms or {}).items()}
+    if not lower:  # most frequent spelling of each case-insensitive key, then synonyms
+        spelling = text.groupby(key).agg(lambda s: s.value_counts().index[0])
+        mapping = {**spelling.to_dict(), **mapping}
+    return key.map(lambda v: mapping.get(v, v), na_action="ignore").astype(object)
+
+
+def clean_rows(df: pd.DataFrame, data_cfg: Config) -> pd.DataFrame:
+    """The feature columns of any table, cleaned row by row (training data and new rows)."""
+    df = df.rename(columns=data_cfg.get("rename") or {})
+    validate_schema(df, data_cfg, need_target=False)
+    missing = list(data_cfg.get("missing_values", [""]))
+    synonyms = data_cfg.get("synonyms") or {}
+    clean = {}
+    for col in data_cfg["numeric"]:
+        clean[col] = to_numeric(df[col].replace(missing, np.nan), col)
+    for col in data_cfg["categorical"]:
+        clean[col] = normalise(df[col].replace(missing, np.nan), synonyms.get(col))
+    return pd.DataFrame(clean, index=df.index)
 
 
 def outliers(df: pd.DataFrame, columns: list[str], k: float) -> dict[str, int]:
@@ -98,33 +133,38 @@ def outliers(df: pd.DataFrame, columns: list[str], k: float) -> dict[str, int]:
     return counts
 
 
-def clean(
-    df: pd.DataFrame, data_cfg: Config, *, need_target: bool = True
-) -> tuple[pd.DataFrame, dict]:
+def clean(df: pd.DataFrame, data_cfg: Config) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Validate and clean a raw table; return the clean table and what was done."""
-    validate_schema(df, data_cfg, need_target=need_target)
-    df = df.copy()
+    validate_schema(df, data_cfg)
     target = data_cfg["target"]
-    categorical = list(data_cfg["categorical"]) + ([target] if need_target else [])
+    features = clean_rows(df, data_cfg)
+    labels = normalise(df[target], (data_cfg.get("synonyms") or {}).get(target), lower=False)
     summary: dict[str, Any] = {"rows_in": len(df)}
-    summary["unparseable_numbers"] = to_numeric(df, list(data_cfg["numeric"]))
-    summary["categories_fixed"] = normalise_categories(
-        df, categorical, data_cfg.get("synonyms") or {}
-    )
-    dropped = {}
-    if need_target:
-        dropped["missing_target"] = int(df[target].isna().sum())
-        df = df[df[target].notna()]
-    before = len(df)
-    df = df.drop_duplicates()
-    dropped["duplicates"] = before - len(df)
-    summary["rows_dropped"] = dropped
+    summary["unparseable_numbers"] = {
+        c: int((df[c].notna() & features[c].isna()).sum()) for c in data_cfg["numeric"]
+    }
+    fixed = {c: features[c] for c in data_cfg["categorical"]} | {target: labels}
+    summary["categories_fixed"] = {
+        c: int((values.fillna("\0") != df[c].fillna("\0")).sum()) for c, values in fixed.items()
+    }
+    table = features.assign(**{target: labels})
+    has_label = table[target].notna()
+    table = table[has_label]
+    before = len(table)
+    table = table.drop_duplicates().reset_index(drop=True)
+    summary["rows_dropped"] = {
+        "missing_target": int((~has_label).sum()),
+        "duplicates": before - len(table),
+    }
+    used = {*feature_columns(data_cfg), target}
     summary["columns_dropped"] = [c for c in data_cfg.get("drop", []) if c in df.columns]
-    df = df[feature_columns(data_cfg) + ([target] if need_target else [])].reset_index(drop=True)
-    summary["missing_values"] = {c: int(n) for c, n in df.isna().sum().items()}
-    summary["outliers"] = outliers(df, list(data_cfg["numeric"]), data_cfg.get("outlier_iqr", 3.0))
-    summary["rows_out"] = len(df)
-    return df, summary
+    summary["columns_ignored"] = [  # in no list at all: say so, an intern may have forgotten one
+        c for c in df.columns if c not in used and c not in data_cfg.get("drop", [])
+    ]
+    summary["missing_values"] = {c: int(n) for c, n in table.isna().sum().items()}
+    summary["outliers"] = outliers(table, list(data_cfg["numeric"]), data_cfg.get("outlier_iqr", 3.0))
+    summary["rows_out"] = len(table)
+    return table, summary
 
 
 def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFrame]:
@@ -134,9 +174,9 @@ def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFra
     target = data_cfg["target"]
     counts = df[target].value_counts()
     if len(counts) < 2:
+        only = repr(counts.index[0]) if len(counts) else "none"
         raise PipelineError(
-            f"target {target!r} has a single class ({counts.index[0]!r}): "
-            "a classifier needs at least two"
+            f"target {target!r} has a single class ({only}): a classifier needs at least two"
         )
     if counts.min() < MIN_ROWS_PER_CLASS:
         raise PipelineError(
@@ -159,33 +199,26 @@ def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFra
     return {"train": train, "val": val, "test": test}
 
 
-def write_cleaning_report(summary: dict, splits: dict[str, pd.DataFrame], path: Path) -> None:
-    import json
-
-    summary = {**summary, "split_rows": {name: len(part) for name, part in splits.items()}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-
-
-def prepare(cfg: Config, raw_path: Path, out_dir: Path, report_path: Path) -> dict:
+def prepare(cfg: Config, paths: Paths, raw_path: Path | None = None) -> dict[str, Any]:
     data_cfg = cfg["data"]
-    df, summary = clean(load_raw(raw_path, data_cfg), data_cfg)
+    raw = load_raw(raw_path or Path(data_cfg["raw_path"]), data_cfg)
+    df, summary = clean(raw, data_cfg)
     splits = split(df, data_cfg, cfg["seed"])
-    out_dir.mkdir(parents=True, exist_ok=True)
+    paths.processed.mkdir(parents=True, exist_ok=True)
     for name, part in splits.items():
-        part.to_csv(out_dir / f"{name}.csv", index=False)
-    write_cleaning_report(summary, splits, report_path)
+        part.to_parquet(paths.split(name), index=False)
+    summary["split_rows"] = {name: len(part) for name, part in splits.items()}
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    (paths.reports / "cleaning.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
 def main() -> None:
-    cfg = load_params()
-    paths = Paths()
-    summary = prepare(
-        cfg, Path(cfg["data"]["raw_path"]), paths.processed, paths.reports / "cleaning.json"
-    )
+    summary = prepare(load_params(), Paths())
     dropped = ", ".join(f"{n} {why}" for why, n in summary["rows_dropped"].items())
     print(f"prepare: {summary['rows_in']} rows in, {summary['rows_out']} kept ({dropped} dropped)")
+    if summary["columns_ignored"]:
+        print(f"prepare: ignored columns in no list: {', '.join(summary['columns_ignored'])}")
 
 
 if __name__ == "__main__":

@@ -1,46 +1,60 @@
 """Stage `train`: fit the model chosen by the `model` config group.
 
 `dvc exp run -S model=svm` or `-S model.C=0.5` picks and tunes it; see conf/model/.
+Under `torchrun` every process trains its share and only rank 0 writes.
 """
 
+import inspect
+import json
+import os
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+
+import joblib
+import pandas as pd
 
 from .config import Config, Paths, load_params
-from .tracking import exit_on_interrupt, pipeline_run
+from .errors import run_cli
+from .models import build_estimator
+from .serving import build_pipeline, load_trusted
 
-if TYPE_CHECKING:
-    from .models import Model
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr"]
 
 
-def train(cfg: Config, features: Path, on_epoch=None) -> tuple["Model", dict[str, Any]]:
-    # Imported here, not above: `python -m` then starts the MLflow logger process (in main)
-    # before paying for numpy, pandas and scikit-learn, so both imports run side by side.
-    from .features import load_split
-    from .models import build_model
+def train(cfg: Config, paths: Paths):
+    """The fitted deployable Pipeline: the saved featurizer plus a newly fitted estimator."""
+    target = cfg["data"]["target"]
+    featurizer = load_trusted(paths.featurizer)
+    train_rows = pd.read_parquet(paths.split("train"))
+    val_rows = pd.read_parquet(paths.split("val"))
+    estimator = build_estimator(cfg["model"])
+    fit_params = {}
+    if "eval_set" in inspect.signature(estimator.fit).parameters:
+        # Models that train in epochs (the MLP) stop early on the validation split.
+        fit_params["eval_set"] = (featurizer.transform(val_rows), val_rows[target])
+    estimator.fit(featurizer.transform(train_rows), train_rows[target], **fit_params)
+    return build_pipeline(cfg["data"], featurizer, estimator)
 
-    x_train, y_train = load_split(features, "train")
-    x_val, y_val = load_split(features, "val")
-    model = build_model(cfg["model"], seed=cfg["seed"], trainer=cfg.get("trainer"))
-    summary = model.fit(x_train, y_train, x_val, y_val, on_epoch=on_epoch)
-    return model, summary
+
+def write_outputs(model, paths: Paths, seconds: float, name: str) -> None:
+    """The model, its per-epoch curves (a DVC plot) and a summary of the fit."""
+    estimator = model.named_steps["model"]
+    paths.model.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, paths.model)
+    paths.reports.mkdir(parents=True, exist_ok=True)
+    history = getattr(estimator, "history_", [])  # empty for models that do not use epochs
+    pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(paths.history, index=False)
+    summary = {"model": name, "seconds": round(seconds, 3), **getattr(estimator, "fit_summary_", {})}
+    paths.fit_summary.write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
 
 def main() -> None:
     cfg = load_params()
-    paths = Paths()
-    # The MLflow run is written by a logger process that works beside training and goes on
-    # after it; models/model/run.json (a DVC out) names the run for evaluate. See tracking/.
-    with pipeline_run(cfg, paths, stage="train") as run:
-        started = time.perf_counter()
-        model, summary = train(cfg, paths.features, on_epoch=run.log_epoch)
-        seconds = time.perf_counter() - started
-        model.save(paths.model)
-        run.write_run_file(paths.model)
-        run.log_fit(summary, seconds)
-    print(f"train: {cfg['model']['name']} saved to models/model/")
+    started = time.perf_counter()
+    model = train(cfg, Paths())
+    if os.environ.get("RANK", "0") == "0":  # torchrun: the other ranks only help train
+        write_outputs(model, Paths(), time.perf_counter() - started, cfg["model"]["name"])
+        print(f"train: {cfg['model']['name']} saved to models/model.joblib")
 
 
 if __name__ == "__main__":
-    exit_on_interrupt(main)  # Ctrl-C / SIGTERM: run KILLED, exit 130 / 143
+    run_cli(main)

@@ -1,53 +1,47 @@
-"""Model registry: `build_model(cfg)` for training, `load_model(folder)` for use."""
+"""Models are scikit-learn estimators built from conf/model/<name>.yaml.
 
-import importlib
-import json
-from pathlib import Path
+A model file names a class (`_target_`) and its keyword arguments; Hydra's `instantiate`
+builds it. So any scikit-learn estimator is one YAML file away, and `Pipeline`,
+`cross_validate`, `clone` and joblib work for every model, the PyTorch MLP (mlp.py) included.
+"""
+
+import inspect
 from typing import Any
 
 from ..errors import PipelineError
-from .base import Model
-
-REGISTRY: dict[str, type[Model]] = {}
 
 
-def register(name: str):
-    def decorator(cls: type[Model]) -> type[Model]:
-        cls.name = name
-        REGISTRY[name] = cls
-        return cls
+def build_estimator(model_cfg: dict[str, Any]):
+    """The unfitted estimator for a `model` config (its `name` is only a label)."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import get_class, instantiate
 
-    return decorator
-
-
-def _model_class(name: str) -> type[Model]:
-    """The class registered as `name`, importing only the module it lives in.
-
-    A model lives in models/<name>.py (like mlp.py) or, for the scikit-learn baselines, in
-    sklearn_models.py; so choosing a scikit-learn model never imports torch.
-    """
-    if name not in REGISTRY:
-        own_module = name.isidentifier() and (Path(__file__).parent / f"{name}.py").exists()
-        importlib.import_module(f".{name if own_module else 'sklearn_models'}", __name__)
-    if name not in REGISTRY:
-        modules = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if p.stem[0] != "_")
-        known = sorted(set(REGISTRY) | set(modules) - {"base", "sklearn_models"})
+    spec = {k: v for k, v in model_cfg.items() if k != "name"}
+    name = model_cfg.get("name", "?")
+    try:
+        cls = get_class(spec["_target_"])
+    except (KeyError, ImportError, ValueError) as exc:
         raise PipelineError(
-            f"model.name {name!r} is unknown: use one of {', '.join(known)}, or add "
-            f"models/{name}.py with a class registered as {name!r} (see conf/model/README.md)"
-        )
-    return REGISTRY[name]
+            f"model {name!r}: `_target_` must name an importable estimator class, e.g. "
+            f"sklearn.linear_model.LogisticRegression ({exc})"
+        ) from None
+    check_keys(name, cls, spec)
+    try:
+        return instantiate(spec, _convert_="all")  # plain lists and dicts, not OmegaConf's
+    except InstantiationException as exc:
+        raise PipelineError(f"model {name!r} cannot be built: {exc}") from None
 
 
-def build_model(
-    model_cfg: dict[str, Any], *, seed: int, trainer: dict[str, Any] | None = None
-) -> Model:
-    params = {k: v for k, v in model_cfg.items() if k != "name"}
-    return _model_class(model_cfg["name"])(params, seed=seed, trainer=trainer)
-
-
-def load_model(folder: Path) -> Model:
-    meta = json.loads((folder / "model.json").read_text())
-    model = _model_class(meta["name"])(meta["params"], seed=meta["seed"], trainer=meta["trainer"])
-    model.load_weights(folder)
-    return model
+def check_keys(name: str, cls: type, spec: dict[str, Any]) -> None:
+    """A typo such as `max_iters` fails here, naming the valid keys, not deep in a library."""
+    valid = set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
+    for key, value in spec.items():
+        if key.startswith("_"):
+            continue
+        if key not in valid:
+            raise PipelineError(
+                f"model.{key} is not a setting of {name} ({cls.__name__}): "
+                f"use one of {', '.join(sorted(valid))}"
+            )
+        if isinstance(value, dict) and "_target_" in value:
+            check_keys(f"{name}.{key}", get_class(value["_target_"]), value)

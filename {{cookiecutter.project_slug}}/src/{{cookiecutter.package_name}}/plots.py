@@ -1,0 +1,87 @@
+"""Matplotlib set up once for files, not screens (no display on servers or in CI)."""
+
+from pathlib import Path
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "figure.constrained_layout.use": True,  # titles and labels never overlap
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "svg.hashsalt": "fixed",
+        }
+    )
+    return plt
+
+
+def save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No timestamps in the file, so the same data gives the same bytes.
+    fig.savefig(path, metadata={"Software": None})
+    fig.clf()
+    return path
+
+
+def curve_tables(y_true, proba, classes: list[str], out: Path) -> None:
+    """CSV files `dvc plots show` renders: confusion matrix, ROC and PR curves."""
+    import re
+    import shutil
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    out.mkdir(parents=True, exist_ok=True)
+    names = np.array(classes)
+    pd.DataFrame({"actual": names[y_true], "predicted": names[proba.argmax(1)]}).to_csv(
+        out / "confusion.csv", index=False
+    )
+    # One file per class (one-vs-rest): DVC draws each file of a folder as its own line.
+    for kind in ("roc", "precision_recall"):
+        shutil.rmtree(out / kind, ignore_errors=True)
+        (out / kind).mkdir()
+    for i, name in enumerate(classes):
+        file = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".csv"
+        fpr, tpr, _ = roc_curve(y_true == i, proba[:, i])
+        pd.DataFrame({"fpr": fpr.round(6), "tpr": tpr.round(6)}).to_csv(
+            out / "roc" / file, index=False
+        )
+        precision, recall, _ = precision_recall_curve(y_true == i, proba[:, i])
+        pd.DataFrame({"recall": recall.round(6), "precision": precision.round(6)}).to_csv(
+            out / "precision_recall" / file, index=False
+        )
+
+
+def evaluation_figures(y_true, proba, classes: list[str], importance, out: Path) -> list[Path]:
+    """PNGs for MLflow, `dvc plots show` and the model card: confusion, ROC, importance."""
+    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+    plt = pyplot()
+    size = max(4.5, 0.6 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size, size - 0.5))
+    ConfusionMatrixDisplay.from_predictions(
+        y_true, proba.argmax(1), display_labels=classes, ax=ax, colorbar=False,
+        xticks_rotation=45,
+    )
+    ax.grid(False)
+    paths = [save(fig, out / "confusion_matrix.png")]
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for i, name in enumerate(classes):
+        RocCurveDisplay.from_predictions(y_true == i, proba[:, i], name=name, ax=ax)
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.set_title("ROC, each class against the rest (test split)")
+    paths.append(save(fig, out / "roc.png"))
+    top = importance.head(20).iloc[::-1]  # the strongest at the top
+    fig, ax = plt.subplots(figsize=(6, 1 + 0.3 * len(top)))
+    ax.barh(top["feature"], top["importance"], xerr=top["std"], color="tab:blue")
+    ax.set(title="Permutation importance (test split)", xlabel="drop in macro F1 when shuffled")
+    paths.append(save(fig, out / "importance.png"))
+    plt.close("all")
+    return paths

@@ -1,0 +1,261 @@
+"""MLflow tracking: one run per evaluated model, written with MLflow's public API.
+
+The evaluate stage (and each sweep job or tuning trial) calls `log_run` once the work is
+done, so a run never exists half-way: it holds the config as params, where the code and
+data came from as tags (git commit from MLflow itself, the dirty flag, DVC's data hashes),
+the per-epoch curves, every metric of reports/metrics.json, the reports as artifacts and
+the deployable model, with its metrics linked to it. A run whose process died while it was
+being written (kill -9, power cut) is marked KILLED by the next `log_run`.
+
+Store: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project root.
+Switch off: `tracking.enabled: false`, or the environment variable PACKAGE_TRACKING=0.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .config import Config, Paths
+
+PACKAGE = __package__ or __name__.rpartition(".")[0]
+SWITCH = f"{PACKAGE.upper()}_TRACKING"
+# Changes to these never change results: a run from a tree with only these modified is clean.
+NOT_DIRTY = ("dvc.lock", "params.yaml", "reports/", "docs/", "notebooks/")
+NAME = re.compile(r"^[\w.\- :/]+$")  # what MLflow accepts in a param or metric name
+
+
+def enabled(cfg: Config) -> bool:
+    return bool(cfg["tracking"].get("enabled", True)) and os.environ.get(SWITCH, "1") != "0"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def experiment_name(cfg: Config) -> str:
+    return str(cfg["tracking"]["experiment"])
+
+
+def client():
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri())
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: the names `dvc params diff` and `dvc metrics show` use.
+
+    A mapping with keys MLflow cannot take as names (raw CSV headers) stays one value.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value and all(NAME.match(str(k)) for k in value):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def run_params(cfg: Config) -> dict[str, str]:
+    """What was run: data, seed and the model's own settings (the MLP's include the trainer's)."""
+    chosen = {"seed": cfg["seed"], "data": cfg["data"], "model": cfg["model"]}
+    return {k: json.dumps(v) if isinstance(v, list | dict) else str(v) for k, v in flatten(chosen).items()}
+
+
+def git_tags(root: Path) -> dict[str, str]:
+    """Whether files that shape the results differ from the commit MLflow records."""
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=root, capture_output=True, text=True, check=True, timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"git.dirty": "unknown (no git repository)"}
+    changed = [line[3:].strip('"') for line in status.splitlines()]
+    dirty = [p for p in changed if not p.startswith(NOT_DIRTY) and not p.endswith(".md")]
+    return {"git.dirty": str(bool(dirty)).lower(), "git.dirty_files": ", ".join(dirty)[:5000]}
+
+
+def data_tags(cfg: Config, root: Path) -> dict[str, str]:
+    """DVC's own records of the data: the raw file's `.dvc` file, then dvc.lock's stages."""
+    raw = cfg["data"]["raw_path"]
+    tags = {"data.name": str(cfg["data"]["name"]), "data.raw.path": raw}
+
+    def read(path: Path) -> dict:
+        return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+    for out in read(root / f"{raw}.dvc").get("outs", []):
+        tags["data.raw.md5"] = out["md5"]
+    prepare = read(root / "dvc.lock").get("stages", {}).get("prepare", {})
+    for entry in prepare.get("deps", []):
+        if entry["path"] == raw:
+            tags["data.raw.md5"] = entry["md5"]
+    for entry in prepare.get("outs", []):
+        tags[f"data.{Path(entry['path']).name}.md5"] = entry["md5"]
+    return tags
+
+
+def end_orphaned_runs(mlflow_client, experiment_id: str) -> None:
+    """Mark KILLED the RUNNING runs of this machine whose process no longer exists."""
+    host = socket.gethostname()
+    running = mlflow_client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    for run in running:
+        tags = run.data.tags
+        if tags.get("run.host") == host and not _alive(int(tags.get("run.pid", "0"))):
+            mlflow_client.set_terminated(run.info.run_id, "KILLED")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return pid > 0
+    return pid > 0
+
+
+def _experiment(cfg: Config):
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    experiment = mlflow.set_experiment(experiment_name(cfg))
+    end_orphaned_runs(client(), experiment.experiment_id)
+    return experiment
+
+
+def _process_tags(kind: str) -> dict[str, str]:
+    return {"run.kind": kind, "run.pid": str(os.getpid()), "run.host": socket.gethostname()}
+
+
+def log_run(
+    cfg: Config,
+    paths: Paths,
+    metrics: Mapping[str, Any],
+    *,
+    parent_run_id: str | None = None,
+    kind: str = "pipeline",
+) -> str:
+    """Record one evaluated model as one MLflow run; return its id."""
+    import mlflow
+    from mlflow.entities import Metric
+
+    _experiment(cfg)
+    root = Path.cwd()
+    model_name, data_name = cfg["model"]["name"], cfg["data"]["name"]
+    tags = {
+        **_process_tags(kind),
+        "model": model_name,
+        **git_tags(root),
+        **data_tags(cfg, root),
+    }
+    test_rows = pd.read_parquet(paths.split("test"))
+    with warnings.catch_warnings():  # MLflow registers its local-file source twice, and says so
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = mlflow.data.from_pandas(
+            test_rows,
+            source=cfg["data"]["raw_path"],
+            name=f"{data_name} (test split)",
+            targets=cfg["data"]["target"],
+        )
+    with mlflow.start_run(parent_run_id=parent_run_id, tags=tags) as run:
+        run_id = run.info.run_id
+        variation = os.environ.get("DVC_EXP_NAME") or run_id[:6]
+        mlflow.set_tags(
+            {
+                "mlflow.runName": f"{model_name}-{data_name}-{variation}",
+                "mlflow.note.content": (
+                    f"{model_name} on {data_name}: test f1 {metrics['f1']:.3f}, "
+                    f"lift over the majority baseline {metrics['lift']['f1']:+.3f}, "
+                    f"train-test gap {metrics['gap']['f1']:+.3f}. "
+                    f"Re-run it with `make reproduce RUN={run_id}`."
+                ),
+                "reproduce.command": f"make reproduce RUN={run_id}",
+            }
+        )
+        mlflow.log_params(run_params(cfg))
+        mlflow.log_dict(cfg, "config/params.yaml")
+        mlflow.log_input(dataset, context="test")
+        if paths.history.exists():  # per-epoch curves, as metrics with steps
+            history = pd.read_csv(paths.history)
+            curves = [
+                Metric(f"epoch.{name}", float(value), 0, int(row["epoch"]))
+                for _, row in history.iterrows()
+                for name, value in row.items()
+                if name != "epoch"
+            ]
+            client().log_batch(run_id, metrics=curves)
+        model_id = None
+        if cfg["tracking"].get("log_model", True):
+            model = _load_model(paths)
+            example = test_rows.drop(columns=cfg["data"]["target"]).head(5)
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                input_example=example,
+                # cloudpickle: the PyTorch MLP is no type the safer `skops` format knows.
+                serialization_format="cloudpickle",
+                code_paths=[str(Path(__file__).parent)],  # this package travels with the model
+                pip_requirements=requirements(cfg),  # saves MLflow's 5-second guess
+            )
+            model_id = info.model_id
+        mlflow.log_metrics(
+            {k: float(v) for k, v in flatten(metrics).items()}, model_id=model_id, dataset=dataset
+        )
+        for report in sorted(paths.reports.iterdir()):
+            if report.is_dir():
+                mlflow.log_artifacts(str(report), f"reports/{report.name}")
+            else:
+                mlflow.log_artifact(str(report), "reports")
+    return run_id
+
+
+def requirements(cfg: Config) -> list[str]:
+    """What loading the model needs, pinned to the versions that trained it."""
+    from importlib.metadata import version
+
+    needed = ["scikit-learn", "pandas", "numpy", "pyyaml", "cloudpickle"]
+    if "torch" in json.dumps(cfg["model"]) or cfg["model"]["name"] == "mlp":
+        needed.append("torch")
+    return [f"{name}=={version(name)}" for name in needed]
+
+
+def _load_model(paths: Paths):
+    from .serving import load_trusted
+
+    return load_trusted(paths.model)
+
+
+@contextmanager
+def parent_run(cfg: Config, *, kind: str, name: str, tags: Mapping[str, str] | None = None) -> Iterator[str]:
+    """A run whose children are a sweep's jobs or a search's trials; yields its id.
+
+    It ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C). Not the active run: children
+    in other processes name it with `log_run(parent_run_id=...)`.
+    """
+    experiment = _experiment(cfg)
+    mlflow_client = client()
+    run = mlflow_client.create_run(
+        experiment.experiment_id, run_name=name, tags={**_process_tags(kind), **(tags or {})}
+    )
+    status = "FAILED"
+    try:
+        yield run.info.run_id
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        mlflow_client.set_terminated(run.info.run_id, status)
