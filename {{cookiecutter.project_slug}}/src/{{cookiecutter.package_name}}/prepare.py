@@ -106,7 +106,8 @@ def normalise(column: pd.Series, synonyms: dict | None, *, lower: bool = True) -
     if not lower:  # most frequent spelling of each case-insensitive key, then synonyms
         spelling = text.groupby(key).agg(lambda s: s.value_counts().index[0])
         mapping = {**spelling.to_dict(), **mapping}
-    return key.map(lambda v: mapping.get(v, v), na_action="ignore").astype(object)
+    clean = key.map(lambda v: mapping.get(v, v), na_action="ignore").astype(object)
+    return clean.where(key.notna(), np.nan)  # NaN, not pd.NA: scikit-learn's imputers expect it
 
 
 def clean_rows(df: pd.DataFrame, data_cfg: Config) -> pd.DataFrame:

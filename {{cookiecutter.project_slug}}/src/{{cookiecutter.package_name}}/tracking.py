@@ -31,6 +31,7 @@ PACKAGE = __package__ or __name__.rpartition(".")[0]
 SWITCH = f"{PACKAGE.upper()}_TRACKING"
 # Changes to these never change results: a run from a tree with only these modified is clean.
 NOT_DIRTY = ("dvc.lock", "params.yaml", "reports/", "docs/", "notebooks/")
+NOT_DIRTY_ENDS = (".md", ".gitignore")  # notes, and the .gitignore files DVC writes
 NAME = re.compile(r"^[\w.\- :/]+$")  # what MLflow accepts in a param or metric name
 
 
@@ -73,17 +74,26 @@ def run_params(cfg: Config) -> dict[str, str]:
 
 
 def git_tags(root: Path) -> dict[str, str]:
-    """Whether files that shape the results differ from the commit MLflow records."""
-    try:
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=all"],
-            cwd=root, capture_output=True, text=True, check=True, timeout=30,
+    """The commit of the folder the stage runs in (DVC's temporary copy for a queued
+    experiment, not where the package was installed from), and whether files that shape
+    the results differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=30
         ).stdout
+
+    try:
+        commit, status = git("rev-parse", "HEAD").strip(), git("status", "--porcelain", "-uall")
     except (OSError, subprocess.SubprocessError):
-        return {"git.dirty": "unknown (no git repository)"}
+        return {"git.dirty": "unknown (no git repository or no commit yet)"}
     changed = [line[3:].strip('"') for line in status.splitlines()]
-    dirty = [p for p in changed if not p.startswith(NOT_DIRTY) and not p.endswith(".md")]
-    return {"git.dirty": str(bool(dirty)).lower(), "git.dirty_files": ", ".join(dirty)[:5000]}
+    dirty = [p for p in changed if not p.startswith(NOT_DIRTY) and not p.endswith(NOT_DIRTY_ENDS)]
+    return {
+        "mlflow.source.git.commit": commit,
+        "git.dirty": str(bool(dirty)).lower(),
+        "git.dirty_files": ", ".join(dirty)[:5000],
+    }
 
 
 def data_tags(cfg: Config, root: Path) -> dict[str, str]:
@@ -101,7 +111,8 @@ def data_tags(cfg: Config, root: Path) -> dict[str, str]:
         if entry["path"] == raw:
             tags["data.raw.md5"] = entry["md5"]
     for entry in prepare.get("outs", []):
-        tags[f"data.{Path(entry['path']).name}.md5"] = entry["md5"]
+        if entry["path"] == "data/processed":
+            tags["data.processed.md5"] = entry["md5"]
     return tags
 
 
