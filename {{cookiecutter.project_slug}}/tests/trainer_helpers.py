@@ -3,10 +3,11 @@
 The subprocess tests run this file as a script, alone or under torchrun:
 
     python tests/trainer_helpers.py OUT.pt [--checkpoint-dir DIR] [--step-sleep SECONDS]
-    python -m torch.distributed.run --standalone --nproc_per_node=2 tests/trainer_helpers.py OUT.pt
+    torchrun --nproc-per-node=2 --master-addr=127.0.0.1 --master-port=PORT \
+        tests/trainer_helpers.py OUT.pt
 
-It trains the same network as `train()` below and writes the final weights, the metrics passed
-to on_epoch and the summary to OUT.pt (rank 0 only); an interrupt exits with 130 or 143.
+It trains the same network as `train()` below and writes the final weights, the history and
+the summary to OUT.pt (rank 0 only); an interrupt exits with 130 or 143.
 """
 
 import argparse
@@ -19,26 +20,23 @@ import torch
 import yaml
 from torch import nn
 
-from {{ cookiecutter.package_name }}.distributed import is_main_process
-from {{ cookiecutter.package_name }}.trainer import TrainerConfig, TrainingInterrupted, fit
+from {{ cookiecutter.package_name }}.models.devices import is_main_process
+from {{ cookiecutter.package_name }}.models.trainer import (
+    TrainerConfig,
+    TrainingInterrupted,
+    fit,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = yaml.safe_load((ROOT / "conf" / "trainer" / "default.yaml").read_text())
 FEATURES, CLASSES = 8, 3
+# conf/trainer/default.yaml, made small: CPU, batch 64, 5 epochs, quiet, no checkpoints.
+SMALL = {"device": "cpu", "batch_size": 64, "max_epochs": 5, "progress": False,
+         "checkpoint_dir": None}  # fmt: skip
 
 
 def settings(**overrides) -> TrainerConfig:
-    """conf/trainer/default.yaml, made small: CPU, batch 64, 5 epochs, quiet, no checkpoints."""
-    raw = {
-        **DEFAULTS,
-        "device": "cpu",
-        "batch_size": 64,
-        "max_epochs": 5,
-        "progress": False,
-        "checkpoint_dir": None,
-        **overrides,
-    }
-    return TrainerConfig.from_dict(raw)
+    return TrainerConfig.from_dict({**DEFAULTS, **SMALL, **overrides})
 
 
 def blobs(rows: int = 2000, seed: int = 0, noise: float = 0.3, random_labels: bool = False):
@@ -64,20 +62,11 @@ def network(dropout: float = 0.0, seed: int = 0) -> nn.Sequential:
     )
 
 
-def train(config, *, seed: int = 0, dropout: float = 0.0, data=None, net=None, also=None):
-    """Train; return (network, summary, the metrics on_epoch received, in order).
-
-    `also(epoch, metrics)` is called after each epoch too (after recording it)."""
+def train(config, *, seed: int = 0, dropout: float = 0.0, data=None, net=None):
+    """Train; return (network, history, summary)."""
     net = net if net is not None else network(dropout, seed)
-    seen: list[dict[str, float]] = []
-
-    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-        seen.append(metrics)
-        if also:
-            also(epoch, metrics)
-
-    summary = fit(net, *(data or blobs()), config, seed=seed, on_epoch=on_epoch)
-    return net, summary, seen
+    history, summary = fit(net, *(data or blobs()), config, seed=seed)
+    return net, history, summary
 
 
 def main() -> None:
@@ -94,12 +83,12 @@ def main() -> None:
     if args.step_sleep:  # gives the test time to send a signal; changes no number
         net.register_forward_pre_hook(lambda module, inputs: time.sleep(args.step_sleep))
     try:
-        net, summary, seen = train(config, dropout=args.dropout, net=net, data=blobs(args.rows))
+        net, history, summary = train(config, net=net, data=blobs(args.rows))
     except TrainingInterrupted as exc:
         print(exc, file=sys.stderr)
         sys.exit(exc.exit_code)
     if is_main_process():
-        torch.save({"weights": net.state_dict(), "seen": seen, "summary": summary}, args.out)
+        torch.save({"weights": net.state_dict(), "history": history, "summary": summary}, args.out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,172 @@
+"""Where training runs: the device (`trainer.device`), its mixed precision, torchrun's processes,
+and how the rows reach them (`trainer.loader`).
+
+One process trains alone. `torchrun --nproc-per-node=N --master-addr=127.0.0.1 -m ...train` starts
+N copies with RANK, LOCAL_RANK and WORLD_SIZE set; they train one model together (DDP: each
+takes its share of every batch, gradients are averaged) and only rank 0 writes files.
+"""
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..errors import PipelineError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(PipelineError, ValueError):
+    """A bad `trainer` or `model` setting; the message names the key and the valid values."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then Apple's MPS, then the CPU; an explicit choice must exist here."""
+    if name not in DEVICES:
+        raise ConfigError(f"trainer.device={name!r} is not valid: use one of {', '.join(DEVICES)}")
+    mps = torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
+    elif name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "trainer.device='cuda' but this PyTorch sees no CUDA GPU: use "
+            "trainer.device=auto (or cpu), or install a CUDA build of PyTorch"
+        )
+    elif name == "mps" and not mps:
+        raise ConfigError(
+            "trainer.device='mps' but MPS (Apple GPU) is not available here: "
+            "use trainer.device=auto (or cpu)"
+        )
+    if name == "cuda":  # under torchrun each process on a machine drives its own GPU
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device(name)
+
+
+def mixed_precision(precision: str, device: torch.device):
+    """(dtype or None, autocast context, gradient scaler) for `trainer.precision`.
+
+    Mixed precision only on CUDA (auto: bf16 where the GPU has it); elsewhere float32.
+    """
+    dtype = None
+    if device.type == "cuda" and precision != "fp32":
+        if precision == "auto":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+        else:
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    autocast = torch.autocast("cuda", dtype=dtype) if dtype else contextlib.nullcontext()
+    # fp16 needs loss scaling so that small gradients do not round to zero; otherwise the
+    # scaler does nothing (scale(loss) is the loss, step(optimizer) is optimizer.step()).
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    return dtype, autocast, scaler
+
+
+@contextlib.contextmanager
+def torch_settings(device: torch.device, cpu_threads: int | None, deterministic: bool):
+    """Set PyTorch's global settings for a training run; put them back for the code after it."""
+    threads = torch.get_num_threads()
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    if cpu_threads:
+        # Small networks gain little from more threads, and lose a lot when other programs
+        # busy the cores: threads that wait for each other make each step many times slower.
+        torch.set_num_threads(cpu_threads)
+    if deterministic:
+        if device.type == "cuda":  # cuBLAS needs this to be reproducible
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes (rank 0 of 1 without torchrun)."""
+
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def is_main_process() -> bool:
+    """True outside torchrun and on rank 0: the one process that may write outputs."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+@contextlib.contextmanager
+def process_group(device: torch.device) -> Iterator[World]:
+    """This process's World; under torchrun it joins the process group (gloo on CPU, NCCL on
+    CUDA), and ends it afterwards if it started it."""
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        yield World()
+        return
+    started = not dist.is_initialized()
+    if started:
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        yield World(dist.get_rank(), dist.get_world_size())
+    finally:
+        if started and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def sum_over_ranks(values: torch.Tensor, world: World) -> torch.Tensor:
+    """Add a tensor up across processes (nothing to do alone): every rank sees the same sums."""
+    if world.size > 1:
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def tensors(x, y) -> tuple[torch.Tensor, torch.Tensor]:
+    """numpy arrays as float32 / int64 tensors in host memory (no copy when already so)."""
+    x = np.require(x, dtype=np.float32, requirements=["C", "W"])
+    return torch.from_numpy(x), torch.from_numpy(np.require(y, np.int64, ["C", "W"]))
+
+
+def batches(x, y, order, first_step, cfg, world: World, device):
+    """(x, y, n) for each step of one epoch from `first_step` on, batch_size rows at a time from
+    `order` (the epoch's shuffled row numbers); n is the batch's rows, so that loss sum / n is
+    the batch's mean loss.
+
+    Both loaders give the same batches: `memory` picks rows of the tensors on the device;
+    `dataloader` has num_workers processes read them from host memory. Under DDP every process
+    draws the same order and takes every world.size-th row of each batch, so together they see
+    exactly the batches one process would; n is then the batch's rows / world.size, because DDP
+    averages the processes' gradients (a mean of sums / n: the whole batch's mean).
+    """
+    starts = range(first_step * cfg.batch_size, len(order), cfg.batch_size)
+    sizes = [min(cfg.batch_size, len(order) - start) for start in starts]
+    order = order.to(device) if cfg.loader == "memory" else order
+    shares = [order[start : start + cfg.batch_size][world.rank :: world.size] for start in starts]
+    if cfg.loader == "memory":
+        rows = ((x.index_select(0, share), y.index_select(0, share)) for share in shares)
+    else:
+        rows = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(x, y),
+            sampler=shares,  # each item is one batch's row numbers
+            batch_size=None,
+            num_workers=cfg.num_workers,
+            pin_memory=device.type == "cuda",
+            generator=torch.Generator(),  # else the loader draws from (and moves) the global RNG
+            worker_init_fn=_ignore_sigint,
+        )
+    for (xb, yb), size in zip(rows, sizes, strict=True):
+        yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True), size / world.size
+
+
+def _ignore_sigint(worker_id: int) -> None:
+    # Ctrl-C reaches every process of the terminal; workers leave it to the main process, which
+    # finishes its step, saves a checkpoint and then shuts them down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
