@@ -1,5 +1,7 @@
-"""conf/ composes: every model, every experiment; and `config check` guards params.yaml."""
+"""conf/ composes: every model, every experiment; `config check` guards params.yaml;
+dvc.yaml's deps follow what each stage imports."""
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -11,9 +13,11 @@ import yaml
 from {{ cookiecutter.package_name }}.config import compose
 from {{ cookiecutter.package_name }}.config import main as config_main
 from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.models import build_model
+from {{ cookiecutter.package_name }}.models import build_estimator
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "{{ cookiecutter.package_name }}"
+SOURCE = ROOT / "src" / PACKAGE
 CONF = ROOT / "conf"
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
@@ -33,10 +37,19 @@ def test_the_contract_models_exist():
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_every_model_config_composes_and_builds(name):
+def test_every_model_config_composes_and_builds_an_estimator(name):
+    from sklearn.base import clone, is_classifier
+
     cfg = compose([f"model={name}"], conf_dir=CONF)
-    model = build_model(cfg["model"], seed=cfg["seed"], trainer=cfg.get("trainer"))
-    assert model.name == cfg["model"]["name"]
+    estimator = build_estimator(cfg["model"])
+    assert is_classifier(estimator)
+    assert str(clone(estimator).get_params(deep=False)) == str(estimator.get_params(deep=False))
+
+
+def test_a_misspelt_model_key_names_the_valid_ones():
+    cfg = compose(["model=logreg", "+model.max_iters=5"], conf_dir=CONF)
+    with pytest.raises(PipelineError, match=r"model\.max_iters is not a setting.*max_iter"):
+        build_estimator(cfg["model"])
 
 
 def test_there_are_experiments():
@@ -58,7 +71,7 @@ def test_every_experiment_composes_and_overrides_only_existing_keys(name):
         f"experiment {name} adds {sorted(dotted_keys(cfg) - dotted_keys(base))}"
     )
     assert cfg != base, f"experiment {name} changes nothing"
-    build_model(cfg["model"], seed=cfg["seed"], trainer=cfg.get("trainer"))
+    build_estimator(cfg["model"])
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
@@ -87,3 +100,36 @@ def test_config_check_command_refuses_a_hand_edited_params_yaml(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     with pytest.raises(PipelineError, match=r"model\.C.*make params"):
         config_main(["check"])
+
+
+def imported_modules(module: Path) -> set[Path]:
+    """The package's own files a module imports (`from .x import y`), followed through."""
+    found: set[Path] = set()
+    todo = [module]
+    while todo:
+        path = todo.pop()
+        if path in found:
+            continue
+        found.add(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.level):
+                continue
+            base = path.parents[node.level - 1].joinpath(*(node.module or "").split("."))
+            for candidate in [base, *(base / alias.name for alias in node.names)]:
+                if candidate.with_suffix(".py").is_file():
+                    todo.append(candidate.with_suffix(".py"))
+                elif (candidate / "__init__.py").is_file():
+                    todo.append(candidate / "__init__.py")
+    return found
+
+
+@pytest.mark.parametrize("stage", ["prepare", "eda", "featurize", "train", "evaluate"])
+def test_each_stage_depends_on_every_module_it_imports(stage):
+    """Otherwise a change there leaves the stage's outputs stale (`dvc repro` skips it)."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    deps = [ROOT / str(d) for d in stages[stage]["deps"]]
+    modules = imported_modules(SOURCE / f"{stage}.py") - {SOURCE / "__init__.py"}
+    missing = [
+        str(m.relative_to(ROOT)) for m in modules if not any(m == d or d in m.parents for d in deps)
+    ]
+    assert not missing, f"dvc.yaml stage {stage} imports but does not depend on {missing}"

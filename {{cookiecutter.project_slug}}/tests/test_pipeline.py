@@ -10,10 +10,10 @@ import yaml
 
 from {{ cookiecutter.package_name }}.config import Paths, differences, load_params
 from {{ cookiecutter.package_name }}.errors import PipelineError
-from {{ cookiecutter.package_name }}.features import build_featurizer, fit_featurizer, transform
+from {{ cookiecutter.package_name }}.featurize import build_featurizer
 from {{ cookiecutter.package_name }}.metrics import METRICS, classification_metrics, majority_baseline
 from {{ cookiecutter.package_name }}.pipeline import run_pipeline
-from {{ cookiecutter.package_name }}.prepare import clean, load_raw, split
+from {{ cookiecutter.package_name }}.prepare import clean, clean_rows, load_raw, prepare, split
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,11 +77,13 @@ def test_clean_fixes_categories_duplicates_and_missing_tokens(tmp_path, data_cfg
 
 def test_raw_file_is_never_modified(tmp_path, data_cfg, tiny_raw):
     before = tiny_raw.read_bytes()
-    cfg = {"data": data_cfg, "seed": 0}
-    from {{ cookiecutter.package_name }}.prepare import prepare
-
-    prepare(cfg, tiny_raw, tmp_path / "processed", tmp_path / "cleaning.json")
+    prepare({"data": data_cfg, "seed": 0}, Paths(tmp_path), tiny_raw)
     assert tiny_raw.read_bytes() == before
+    assert {p.name for p in Paths(tmp_path).processed.iterdir()} == {
+        "train.parquet",
+        "val.parquet",
+        "test.parquet",
+    }
 
 
 @pytest.mark.parametrize(
@@ -136,22 +138,48 @@ def test_featurizer_learns_from_train_only(data_cfg):
     train = pd.DataFrame(
         {c: [1.0, 2.0, 3.0, np.nan] for c in data_cfg["numeric"]}
         | {c: ["a", "b", "a", None] for c in data_cfg["categorical"]}
-        | {data_cfg["target"]: ["x", "y", "x", "y"]}
     )
-    bundle = fit_featurizer(train, data_cfg)
-    x = transform(bundle, train)
+    featurizer = build_featurizer(data_cfg).fit(train)
+    x = featurizer.transform(train)
     n_num = len(data_cfg["numeric"])
+    assert x.dtype == np.float64 or x.dtype == np.float32
     assert np.allclose(x[:, :n_num].mean(axis=0), 0, atol=1e-6)  # scaled with train stats
     unseen = train.assign(**{c: ["zzz"] * 4 for c in data_cfg["categorical"]})
-    assert not transform(bundle, unseen)[:, n_num:].any()  # unknown category: all zeros
-    assert bundle["classes"] == ["x", "y"]
-    assert build_featurizer(data_cfg) is not bundle["featurizer"]
+    assert not featurizer.transform(unseen)[:, n_num:].any()  # unknown category: all zeros
+
+
+def test_new_rows_are_cleaned_like_the_training_rows(tmp_path, data_cfg):
+    """The deployable model's first step: raw headers, spellings and missing tokens."""
+    rows = clean_rows(messy_frame(), data_cfg)
+    assert list(rows.columns) == data_cfg["numeric"] + data_cfg["categorical"]
+    assert rows["sex"].tolist() == ["male", "male", "female", None] or rows["sex"].isna().iloc[3]
+    assert rows["island"].tolist()[:3] == ["torgersen"] * 3
+    assert np.isnan(rows["body_mass_g"].iloc[3])
+
+
+def test_labels_keep_the_spelling_people_typed(data_cfg):
+    cfg = {**data_cfg, "synonyms": {}}
+    labels = ["Oslo og Viken", " OSLO  og viken", "Oslo og Viken", "Yes", "Yes", "yes"]
+    df = pd.DataFrame(
+        {c: [str(i) for i in range(6)] for c in cfg["numeric"]}
+        | {c: ["a"] * 6 for c in cfg["categorical"]}
+        | {cfg["target"]: labels}
+    )
+    table, _ = clean(df, cfg)
+    assert sorted(set(table[cfg["target"]])) == ["Oslo og Viken", "Yes"]
+
+
+def test_the_target_listed_as_a_feature_is_refused(data_cfg):
+    cfg = {**data_cfg, "categorical": [*data_cfg["categorical"], data_cfg["target"]]}
+    with pytest.raises(PipelineError, match="also listed as a feature"):
+        clean(messy_frame().rename(columns=data_cfg["rename"]), cfg)
 
 
 def test_metrics_names_and_known_values():
     y = np.array([0, 1, 2, 0, 1, 2])
     perfect = np.eye(3)[y]
     assert classification_metrics(y, perfect) == dict.fromkeys(METRICS, 1.0)
+    assert METRICS == ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
     baseline = classification_metrics(y, majority_baseline(np.array([0, 0, 1]), 6, 3))
     assert baseline["roc_auc"] == 0.5 and baseline["accuracy"] == round(2 / 6, 6)
     binary = classification_metrics(
@@ -163,6 +191,7 @@ def test_metrics_names_and_known_values():
         "recall": 0.5,
         "f1": round(2 / 3, 6),
         "roc_auc": 1.0,
+        "pr_auc": 1.0,
     }
 
 
@@ -178,8 +207,10 @@ def test_every_stage_runs_on_a_tiny_copy(tmp_path, cfg, tiny_raw, model):
     assert metrics["cv"]["folds"] == 5
     saved = json.loads((tmp_path / "reports" / "metrics.json").read_text())
     assert saved == metrics
-    for name in ("confusion.csv", "roc", "precision_recall"):
-        assert (tmp_path / "reports" / "plots" / name).exists()
+    for name in ("plots/confusion.csv", "plots/roc", "importance.csv", "mistakes.csv"):
+        assert (tmp_path / "reports" / name).exists()
+    importance = pd.read_csv(tmp_path / "reports" / "importance.csv")
+    assert set(importance["feature"]) == set(cfg["data"]["numeric"] + cfg["data"]["categorical"])
 
 
 def test_same_seed_gives_byte_identical_metrics(tmp_path, cfg, tiny_raw):
@@ -208,7 +239,7 @@ def test_own_binary_csv_with_one_data_config(tmp_path, cfg):
         "drop": [],
         "split": {"test_size": 0.2, "val_size": 0.2},
     }
-    metrics = run_pipeline({**cfg, "data": data_cfg}, Paths(tmp_path / "out"))
+    metrics = run_pipeline({**cfg, "data": data_cfg}, Paths(tmp_path / "out"), with_eda=True)
     assert metrics["roc_auc"] > 0.9 and metrics["baseline"]["roc_auc"] == 0.5
     assert (tmp_path / "out" / "reports" / "eda" / "correlation.png").exists()
 

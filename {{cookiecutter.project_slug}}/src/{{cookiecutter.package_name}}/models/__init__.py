@@ -32,16 +32,18 @@ def build_estimator(model_cfg: dict[str, Any]):
         raise PipelineError(f"model {name!r} cannot be built: {exc}") from None
 
 
-def check_keys(name: str, cls: type, spec: dict[str, Any]) -> None:
+def check_keys(name: str, cls: type, spec: dict[str, Any], prefix: str = "model") -> None:
     """A typo such as `max_iters` fails here, naming the valid keys, not deep in a library."""
+    from hydra.utils import get_class
+
     valid = set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
     for key, value in spec.items():
         if key.startswith("_"):
             continue
         if key not in valid:
             raise PipelineError(
-                f"model.{key} is not a setting of {name} ({cls.__name__}): "
+                f"{prefix}.{key} is not a setting of {name} ({cls.__name__}): "
                 f"use one of {', '.join(sorted(valid))}"
             )
         if isinstance(value, dict) and "_target_" in value:
-            check_keys(f"{name}.{key}", get_class(value["_target_"]), value)
+            check_keys(name, get_class(value["_target_"]), value, f"{prefix}.{key}")
