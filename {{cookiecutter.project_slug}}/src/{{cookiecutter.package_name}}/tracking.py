@@ -148,7 +148,10 @@ def _experiment(cfg: Config):
 
 
 def _process_tags(kind: str) -> dict[str, str]:
-    return {"run.kind": kind, "run.pid": str(os.getpid()), "run.host": socket.gethostname()}
+    tags = {"run.kind": kind, "run.pid": str(os.getpid()), "run.host": socket.gethostname()}
+    if name := os.environ.get("DVC_EXP_NAME"):  # `dvc exp run` saved this code as an experiment
+        tags |= {"dvc.exp_name": name, "dvc.exp_baseline": os.environ.get("DVC_EXP_BASELINE_REV", "")}
+    return tags
 
 
 def log_run(
