@@ -256,3 +256,59 @@ def test_each_stage_lists_only_the_params_it_reads():
         params = [str(p) for p in stages[name].get("params", [])]
         assert not any(p.startswith(("model", "trainer")) for p in params), name
     assert "model" in stages["train"]["params"] and "model" in stages["evaluate"]["params"]
+
+
+HEADER = "Species,Island,Sex,Clutch Completion,Culmen Length (mm),Culmen Depth (mm),"
+HEADER += "Flipper Length (mm),Body Mass (g),Delta 15 N (o/oo),Delta 13 C (o/oo)\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "is empty"),
+        (HEADER, "no data rows"),
+        ("Island," + HEADER, "more than one column named 'island'"),
+        ("species," + HEADER, "more than one column named 'species'"),
+    ],
+    ids=["empty file", "header only", "a column twice", "Species and species"],
+)
+def test_bad_files_are_one_line_errors_naming_the_file(tmp_path, data_cfg, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(PipelineError, match=message) as caught:
+        load_raw(path, data_cfg)
+    assert "bad.csv" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_infinities_and_nan_labels_are_missing_values(tmp_path, data_cfg):
+    df = messy_frame().assign(**{"Body Mass (g)": ["inf", "3750", "-inf", "3900", "4000"]})
+    df["Species"] = ["NaN"] + ["Gentoo penguin (Pygoscelis papua)"] * 4
+    path = tmp_path / "odd.csv"
+    df.to_csv(path, index=False)
+    table, summary = clean(load_raw(path, data_cfg), data_cfg)
+    assert not np.isinf(table["body_mass_g"]).any() and table["body_mass_g"].isna().any()
+    assert summary["rows_dropped"]["missing_target"] == 1  # the "NaN" label
+    assert set(table["species"]) == {"Gentoo"}
+
+
+def test_an_edited_raw_file_is_refused_with_both_ways_out(tmp_path, data_cfg, tiny_raw):
+    import hashlib
+
+    raw = tmp_path / "penguins-raw.csv"
+    raw.write_bytes(tiny_raw.read_bytes())
+    md5 = hashlib.md5(raw.read_bytes()).hexdigest()
+    (tmp_path / "penguins-raw.csv.dvc").write_text(
+        f"outs:\n- md5: {md5}\n  path: penguins-raw.csv\n"
+    )
+    cfg = {"data": data_cfg, "seed": 0}
+    prepare(cfg, Paths(tmp_path / "ok"), raw)  # unchanged: fine
+    raw.write_text(raw.read_text().replace("Torgersen", "Torgersen Island", 1))
+    with pytest.raises(PipelineError, match=r"dvc checkout .*dvc add"):
+        prepare(cfg, Paths(tmp_path / "edited"), raw)
+    assert not (tmp_path / "edited").exists()  # nothing half-written
+
+
+def test_a_seed_that_is_not_a_number_is_named(tmp_path):
+    (tmp_path / "params.yaml").write_text("seed: abc\n")
+    with pytest.raises(PipelineError, match=r"seed='abc'.*integer"):
+        load_params(tmp_path / "params.yaml")

@@ -120,7 +120,9 @@ def test_dvc_repro_logs_one_finished_run_with_code_and_data(project):
     raw_record = yaml.safe_load((root / "data/raw/penguins-raw.csv.dvc").read_text())
     assert tags["data.raw.md5"] == raw_record["outs"][0]["md5"]
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["prepare"]["outs"]
-    assert tags["data.processed.md5"] == next(o["md5"] for o in lock if o["path"] == "data/processed")
+    assert tags["data.processed.md5"] == next(
+        o["md5"] for o in lock if o["path"] == "data/processed"
+    )
     assert params["model.C"] == "1.0" and params["data.target"] == "species"
     assert "make reproduce RUN=" in tags["mlflow.note.content"]
     assert run.inputs.dataset_inputs[0].dataset.name == "penguins (test split)"
@@ -146,7 +148,13 @@ def test_the_run_holds_every_metric_the_reports_and_a_model_that_predicts(projec
 
 
 def test_evaluate_again_is_a_new_run_and_the_old_one_is_unchanged(project):
-    sh(project["root"], sys.executable, "-m", f"{PACKAGE}.evaluate", MLFLOW_TRACKING_URI=project["uri"])
+    sh(
+        project["root"],
+        sys.executable,
+        "-m",
+        f"{PACKAGE}.evaluate",
+        MLFLOW_TRACKING_URI=project["uri"],
+    )
     first, second = runs(project["uri"])[:2]
     assert first.info.run_id == project["run"].info.run_id
     assert first.data.metrics == project["run"].data.metrics
@@ -167,7 +175,13 @@ def test_a_run_whose_process_was_killed_ends_killed(project):
     assert killed.returncode == -signal.SIGKILL
     doomed = [r for r in runs(project["uri"]) if r.info.run_name == "doomed"]
     assert doomed[0].info.status == "RUNNING"
-    sh(project["root"], sys.executable, "-m", f"{PACKAGE}.evaluate", MLFLOW_TRACKING_URI=project["uri"])
+    sh(
+        project["root"],
+        sys.executable,
+        "-m",
+        f"{PACKAGE}.evaluate",
+        MLFLOW_TRACKING_URI=project["uri"],
+    )
     doomed = [r for r in runs(project["uri"]) if r.info.run_name == "doomed"]
     assert doomed[0].info.status == "KILLED"
 
@@ -183,7 +197,9 @@ def test_untracked_stages_never_import_mlflow(project):
 
 
 def test_mlp_run_has_per_epoch_curves(tmp_path, monkeypatch):
-    cfg = compose(["model=mlp", "trainer.max_epochs=4", "evaluate.cv_folds=0"], conf_dir=ROOT / "conf")
+    cfg = compose(
+        ["model=mlp", "trainer.max_epochs=4", "evaluate.cv_folds=0"], conf_dir=ROOT / "conf"
+    )
     cfg["trainer"]["checkpoint_dir"] = cfg["model"]["trainer"]["checkpoint_dir"] = None
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -222,7 +238,9 @@ def test_a_real_mlflow_server_on_localhost(project, tmp_path):
                 with urllib.request.urlopen(f"{url}/health", timeout=2):
                     break
             except OSError:
-                assert time.time() < deadline and server.poll() is None, "mlflow server did not start"
+                assert time.time() < deadline and server.poll() is None, (
+                    "mlflow server did not start"
+                )
                 time.sleep(0.5)
         sh(project["root"], sys.executable, "-m", f"{PACKAGE}.evaluate", MLFLOW_TRACKING_URI=url)
         (run,) = runs(url)
@@ -231,3 +249,21 @@ def test_a_real_mlflow_server_on_localhost(project, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize("damage", ["garbage header", "truncated"])
+def test_a_damaged_store_is_one_line_naming_it_and_the_fix(project, tmp_path, monkeypatch, damage):
+    store = tmp_path / "mlflow.db"
+    original = (project["root"] / "mlflow.db").read_bytes()
+    store.write_bytes(
+        b"not a database" * 100 if damage == "garbage header" else original[: len(original) // 2]
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+    from {{ cookiecutter.package_name }}.errors import PipelineError
+
+    cfg = compose(conf_dir=ROOT / "conf")
+    with (
+        pytest.raises(PipelineError, match=r"mlflow\.db.*mlflow\.db\.broken"),
+        tracking.parent_run(cfg, kind="sweep-parent", name="x"),
+    ):
+        pass

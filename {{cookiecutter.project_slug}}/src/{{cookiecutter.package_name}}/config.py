@@ -62,7 +62,12 @@ def load_params(path: Path = PARAMS_FILE) -> Config:
         raise PipelineError(
             f"{path} not found: run from the project root, or `make params` to write it"
         )
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(cfg.get("seed"), int) or isinstance(cfg["seed"], bool):
+        raise PipelineError(
+            f"seed={cfg.get('seed')!r} in {path} is not valid: use an integer, e.g. -S seed=42"
+        )
+    return cfg
 
 
 def compose(overrides: Sequence[str] = (), conf_dir: Path = CONF_DIR) -> Config:

@@ -67,7 +67,11 @@ def evaluation_figures(y_true, proba, classes: list[str], importance, out: Path)
     size = max(4.5, 0.6 * len(classes) + 2)
     fig, ax = plt.subplots(figsize=(size, size - 0.5))
     ConfusionMatrixDisplay.from_predictions(
-        y_true, proba.argmax(1), display_labels=classes, ax=ax, colorbar=False,
+        y_true,
+        proba.argmax(1),
+        display_labels=classes,
+        ax=ax,
+        colorbar=False,
         xticks_rotation=45,
     )
     ax.grid(False)

@@ -42,13 +42,41 @@ def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
         raise PipelineError(f"{path} is empty: expected a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise PipelineError(f"{path} is not a readable table: {exc}") from None
-    duplicated = df.columns[df.columns.str.replace(r"\.\d+$", "", regex=True).duplicated()]
-    if len(duplicated):
+    rename = data_cfg.get("rename") or {}
+    # pandas suffixes a repeated header with .1; a rename can also give two columns one name.
+    names = df.columns.str.replace(r"\.\d+$", "", regex=True).map(lambda c: rename.get(c, c))
+    if names.duplicated().any():
+        twice = sorted(set(names[names.duplicated()]))
         raise PipelineError(
-            f"{path} has duplicated column names ({', '.join(map(repr, duplicated))}): "
-            "rename them in the file so each column has one name"
+            f"{path} has more than one column named {', '.join(map(repr, twice))} (after "
+            "data.rename): rename or drop one of them in the file or in data.rename"
         )
-    return df.rename(columns=data_cfg.get("rename") or {})
+    df = df.rename(columns=rename)
+    if df.empty:
+        raise PipelineError(f"{path} has a header but no data rows: add rows, or fix data.raw_path")
+    return df
+
+
+def check_unchanged(path: Path) -> None:
+    """Raw data is immutable: an edit DVC would quietly record as a new version is refused."""
+    import hashlib
+
+    import yaml
+
+    record = path.with_name(path.name + ".dvc")
+    if not record.exists() or not path.is_file():
+        return  # not tracked by DVC yet (dvc add it to version it)
+    expected = yaml.safe_load(record.read_text(encoding="utf-8"))["outs"][0].get("md5")
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if expected and digest.hexdigest() != expected:
+        raise PipelineError(
+            f"{path} differs from the version DVC tracks ({record.name}); raw data is never "
+            f"edited in place: restore it with `dvc checkout {path}`, or version the change "
+            f"deliberately with `dvc add {path}` and commit {record}"
+        )
 
 
 def feature_columns(data_cfg: Config) -> list[str]:
@@ -163,7 +191,9 @@ def clean(df: pd.DataFrame, data_cfg: Config) -> tuple[pd.DataFrame, dict[str, A
         c for c in df.columns if c not in used and c not in data_cfg.get("drop", [])
     ]
     summary["missing_values"] = {c: int(n) for c, n in table.isna().sum().items()}
-    summary["outliers"] = outliers(table, list(data_cfg["numeric"]), data_cfg.get("outlier_iqr", 3.0))
+    summary["outliers"] = outliers(
+        table, list(data_cfg["numeric"]), data_cfg.get("outlier_iqr", 3.0)
+    )
     summary["rows_out"] = len(table)
     return table, summary
 
@@ -202,7 +232,9 @@ def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFra
 
 def prepare(cfg: Config, paths: Paths, raw_path: Path | None = None) -> dict[str, Any]:
     data_cfg = cfg["data"]
-    raw = load_raw(raw_path or Path(data_cfg["raw_path"]), data_cfg)
+    raw_path = raw_path or Path(data_cfg["raw_path"])
+    check_unchanged(raw_path)
+    raw = load_raw(raw_path, data_cfg)
     df, summary = clean(raw, data_cfg)
     splits = split(df, data_cfg, cfg["seed"])
     paths.processed.mkdir(parents=True, exist_ok=True)

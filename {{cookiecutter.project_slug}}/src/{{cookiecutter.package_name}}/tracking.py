@@ -15,6 +15,7 @@ import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import warnings
 from collections.abc import Iterator, Mapping
@@ -26,6 +27,7 @@ import pandas as pd
 import yaml
 
 from .config import Config, Paths
+from .errors import PipelineError
 
 PACKAGE = __package__ or __name__.rpartition(".")[0]
 SWITCH = f"{PACKAGE.upper()}_TRACKING"
@@ -70,7 +72,10 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def run_params(cfg: Config) -> dict[str, str]:
     """What was run: data, seed and the model's own settings (the MLP's include the trainer's)."""
     chosen = {"seed": cfg["seed"], "data": cfg["data"], "model": cfg["model"]}
-    return {k: json.dumps(v) if isinstance(v, list | dict) else str(v) for k, v in flatten(chosen).items()}
+    return {
+        k: json.dumps(v) if isinstance(v, list | dict) else str(v)
+        for k, v in flatten(chosen).items()
+    }
 
 
 def git_tags(root: Path) -> dict[str, str]:
@@ -139,18 +144,35 @@ def _alive(pid: int) -> bool:
 
 
 def _experiment(cfg: Config):
+    """Open the store (one line, not a traceback, when it is damaged or unreachable)."""
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
-    experiment = mlflow.set_experiment(experiment_name(cfg))
-    end_orphaned_runs(client(), experiment.experiment_id)
+    uri = tracking_uri()
+    try:
+        if uri.startswith("sqlite:///") and Path(uri.removeprefix("sqlite:///")).exists():
+            with sqlite3.connect(f"file:{uri.removeprefix('sqlite:///')}?mode=ro", uri=True) as db:
+                if (check := db.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
+                    raise sqlite3.DatabaseError(check)
+        mlflow.set_tracking_uri(uri)
+        experiment = mlflow.set_experiment(experiment_name(cfg))
+        end_orphaned_runs(client(), experiment.experiment_id)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy, HTTP and MLflow errors alike
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise PipelineError(
+            f"cannot use the MLflow store {uri} ({reason}): if mlflow.db is damaged, move it "
+            "aside (mv mlflow.db mlflow.db.broken; `make reproduce RUN=...` re-creates runs); "
+            "if it is a server, check that it is running"
+        ) from None
     return experiment
 
 
 def _process_tags(kind: str) -> dict[str, str]:
     tags = {"run.kind": kind, "run.pid": str(os.getpid()), "run.host": socket.gethostname()}
     if name := os.environ.get("DVC_EXP_NAME"):  # `dvc exp run` saved this code as an experiment
-        tags |= {"dvc.exp_name": name, "dvc.exp_baseline": os.environ.get("DVC_EXP_BASELINE_REV", "")}
+        tags |= {
+            "dvc.exp_name": name,
+            "dvc.exp_baseline": os.environ.get("DVC_EXP_BASELINE_REV", ""),
+        }
     return tags
 
 
@@ -253,7 +275,9 @@ def _load_model(paths: Paths):
 
 
 @contextmanager
-def parent_run(cfg: Config, *, kind: str, name: str, tags: Mapping[str, str] | None = None) -> Iterator[str]:
+def parent_run(
+    cfg: Config, *, kind: str, name: str, tags: Mapping[str, str] | None = None
+) -> Iterator[str]:
     """A run whose children are a sweep's jobs or a search's trials; yields its id.
 
     It ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C). Not the active run: children

@@ -43,7 +43,11 @@ def write_outputs(model, paths: Paths, seconds: float, name: str) -> None:
     paths.reports.mkdir(parents=True, exist_ok=True)
     history = getattr(estimator, "history_", [])  # empty for models that do not use epochs
     pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(paths.history, index=False)
-    summary = {"model": name, "seconds": round(seconds, 3), **getattr(estimator, "fit_summary_", {})}
+    summary = {
+        "model": name,
+        "seconds": round(seconds, 3),
+        **getattr(estimator, "fit_summary_", {}),
+    }
     paths.fit_summary.write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
 
