@@ -32,3 +32,15 @@ def tiny_raw(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("raw") / "penguins-raw.csv"
     sample.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture
+def tracked(monkeypatch) -> dict:
+    """A project after `dvc repro` (made once per session; see tracking_helpers), as the
+    working directory, with its MLflow store: {"project", "uri", "run_id"}."""
+    from tracking_helpers import tracked_project
+
+    found = tracked_project()
+    monkeypatch.chdir(found["project"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", found["uri"])
+    return found

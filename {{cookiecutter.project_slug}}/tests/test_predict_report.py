@@ -1,29 +1,21 @@
-"""From runs to use: the comparison table, the report and model card, the champion, predict."""
-
-import time
+"""From runs to use: the comparison table, run ids by prefix, the report and model card, the
+champion, predict."""
 
 import pandas as pd
 import pytest
-from tracking_helpers import ROOT, copy_store, inside, make_project, template_store, tracked_run
+from tracking_helpers import make_project, store_uri
 
-from {{ cookiecutter.package_name }} import predict, report
-from {{ cookiecutter.package_name }}.compare import format_table, rows_for
+from {{ cookiecutter.package_name }}.commands import compare, predict, report
+from {{ cookiecutter.package_name }}.config import load_params
 from {{ cookiecutter.package_name }}.errors import PipelineError
 
-RAW = ROOT / "data" / "raw" / "penguins-raw.csv"
 
-
-def client(uri):
-    from {{ cookiecutter.package_name }}.tracking import client as make_client
-
-    return make_client(uri)
-
-
-def new_rows(path, drop=(), extra=None, rows=6):
+def new_rows(project, path, drop=(), extra=None, rows=6) -> pd.DataFrame:
     """Raw rows as a user would send them: raw headers and spellings, no target column."""
-    raw = pd.read_csv(RAW, dtype=str, keep_default_na=False).head(rows)
-    raw = raw.drop(columns=["Species", *drop])
-    raw.loc[0, "Sex"] = "."  # a missing-value token
+    data = load_params(project / "params.yaml")["data"]
+    raw = pd.read_csv(project / data["raw_path"], dtype=str, keep_default_na=False).head(rows)
+    target = next(k for k, v in (data.get("rename") or {}).items() if v == data["target"])
+    raw = raw.drop(columns=[target, *drop])
     raw = pd.concat([raw, raw.head(1)])  # a duplicate row: still predicted
     if extra:
         raw[extra] = "x"
@@ -31,40 +23,48 @@ def new_rows(path, drop=(), extra=None, rows=6):
     return raw
 
 
-def test_predict_with_a_run_gives_one_row_per_input_row(tmp_path, capsys):
-    tracked = tracked_run()
-    source = tmp_path / "new.csv"
-    sent = new_rows(source, extra="Weather")
-    with inside(tracked["project"], tracked["uri"]):
-        predict.main([str(source), "--run", tracked["run_id"], "--output", str(tmp_path / "o.csv")])
-    out = pd.read_csv(tmp_path / "o.csv")
-    assert len(out) == len(sent)
-    assert list(out.columns[: len(sent.columns)]) == list(sent.columns)  # the input's own names
-    assert set(out["predicted_species"]) <= {"Adelie", "Chinstrap", "Gentoo"}
-    assert out["predicted_species"].iloc[0] == out["predicted_species"].iloc[-1]  # duplicate
+def test_predict_with_a_run_prefix_gives_one_row_per_input_row(tracked, tmp_path, capsys):
+    sent = new_rows(tracked["project"], tmp_path / "new.csv", extra="Weather")
+    out = tmp_path / "o.csv"
+    predict.main([str(tmp_path / "new.csv"), "--run", tracked["run_id"][:8], "--output", str(out)])
+    result = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert len(result) == len(sent)
+    assert list(result.columns[: len(sent.columns)]) == list(sent.columns)  # the input's names
+    assert set(result["predicted_species"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    assert result["predicted_species"].iloc[0] == result["predicted_species"].iloc[-1]
+    assert {"proba_Adelie", "proba_Chinstrap", "proba_Gentoo"} <= set(result.columns)
     err = capsys.readouterr().err
     assert "Weather" in err and "ignoring" in err
+    # The workspace's model (dvc repro's models/model.joblib) is the same model.
+    predict.main([str(tmp_path / "new.csv"), "--workspace", "--output", str(tmp_path / "w.csv")])
+    assert pd.read_csv(tmp_path / "w.csv").equals(pd.read_csv(out))
 
 
-def test_a_missing_column_is_named(tmp_path):
-    tracked = tracked_run()
-    source = tmp_path / "bad.csv"
-    new_rows(source, drop=["Island"])
-    with inside(tracked["project"], tracked["uri"]), pytest.raises(PipelineError) as error:
-        predict.main([str(source), "--run", tracked["run_id"]])
-    assert "'island'" in str(error.value) and "'Island'" in str(error.value)
+def test_a_missing_column_is_named(tracked, tmp_path):
+    new_rows(tracked["project"], tmp_path / "bad.csv", drop=["Island"])
+    with pytest.raises(PipelineError, match="'island'"):
+        predict.main([str(tmp_path / "bad.csv"), "--run", tracked["run_id"]])
 
 
-def test_an_unknown_run_or_no_champion_says_what_to_do(tmp_path):
-    project = make_project(tmp_path / "p")
-    uri = copy_store(template_store(), tmp_path / "store")
-    source = tmp_path / "new.csv"
-    new_rows(source)
-    with inside(project, uri):
-        with pytest.raises(PipelineError, match="make report"):
-            predict.main([str(source)])
-        with pytest.raises(PipelineError, match="make compare"):
-            predict.main([str(source), "--run", "0123456789abcdef0123456789abcdef"])
+def test_run_ids_by_prefix(tracked):
+    run_id = tracked["run_id"]
+    assert compare.resolve_run_id(run_id[:6]) == run_id
+    assert compare.resolve_run_id(run_id.upper()) == run_id
+    with pytest.raises(PipelineError, match="at least its first 6"):
+        compare.resolve_run_id(run_id[:5])
+    with pytest.raises(PipelineError, match="no run .*make compare"):
+        compare.resolve_run_id("000000")
+
+
+def test_no_champion_or_an_unknown_run_says_what_to_do(tmp_path, monkeypatch):
+    project = make_project(tmp_path / "p", git=False)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri(project))
+    new_rows(project, tmp_path / "new.csv")
+    with pytest.raises(PipelineError, match="make report"):
+        predict.main([str(tmp_path / "new.csv")])
+    with pytest.raises(PipelineError, match="make compare"):
+        predict.main([str(tmp_path / "new.csv"), "--run", "0123456789abcdef"])
 
 
 def test_fill_rewrites_only_auto_blocks():
@@ -81,67 +81,48 @@ def test_fill_rewrites_only_auto_blocks():
     assert report.fill(filled, {"a": "new", "b": "B\n"})[0] == filled  # idempotent
 
 
-def test_report_fills_the_docs_keeps_findings_and_registers_the_champion(tmp_path):
-    tracked = tracked_run()
-    project = tracked["project"]
+def test_report_fills_the_docs_keeps_findings_and_registers_the_champion(tracked, tmp_path):
+    project, run_id = tracked["project"], tracked["run_id"]
     log, card = project / "docs" / "experiment_log.md", project / "docs" / "model_card.md"
     log.write_text(log.read_text().replace("- **Expected:**", "- **Expected:** penguins are easy"))
     card.write_text(card.read_text() + "\nMy own note about limits.\n")
-    with inside(project, tracked["uri"]):
-        first = report.report()
-        second = report.report()
+    first, second = report.report(), report.report()
     assert first["moved"] and not second["moved"]  # the alias moves only when the best changes
     text = log.read_text()
-    assert "penguins are easy" in text and text.count("penguins are easy") == 1
-    assert tracked["run_id"][:8] in text and f"make reproduce RUN={tracked['run_id']}" in text
+    assert text.count("penguins are easy") == 1
+    assert run_id[:8] in text and f"make reproduce RUN={run_id[:8]}" in text
     assert "lift.f1" in text and "gap.f1" in text
     assert "(figures/confusion_matrix.png)" in text
     assert (project / "docs" / "figures" / "confusion_matrix.png").exists()
     card_text = card.read_text()
     assert "My own note about limits." in card_text
     assert "alias `champion`" in card_text and "| test |" in card_text
-    version = client(tracked["uri"]).get_model_version_by_alias(
-        "{{ cookiecutter.package_name }}", "champion"
+    for doc in (text, card_text):  # the docs are committed: no path of this machine in them
+        assert str(project) not in doc and "sqlite" not in doc
+    from mlflow import MlflowClient
+
+    champion = MlflowClient(tracked["uri"]).get_model_version_by_alias(
+        load_params()["tracking"]["registered_model"], "champion"
     )
-    assert version.run_id == tracked["run_id"]
-    # predict without --run now uses the champion
-    source = tmp_path / "new.csv"
-    new_rows(source)
-    with inside(project, tracked["uri"]):
-        predict.main([str(source), "--output", str(tmp_path / "champion.csv")])
+    assert champion.run_id == run_id
+    new_rows(project, tmp_path / "new.csv")  # predict without --run uses the champion
+    predict.main([str(tmp_path / "new.csv"), "--output", str(tmp_path / "champion.csv")])
     assert len(pd.read_csv(tmp_path / "champion.csv")) == 7
 
 
-def test_compare_sorts_by_the_chosen_metric_and_shows_lift_and_gap(tmp_path):
-    from {{ cookiecutter.package_name }}.tracking import experiment_id, log_batch
+def test_compare_sorts_by_the_chosen_metric_and_shows_lift_and_gap(tracked):
+    from mlflow import MlflowClient
 
-    uri = copy_store(template_store(), tmp_path / "store")
-    mlflow_client = client(uri)
-    exp = experiment_id(mlflow_client, "compare-test")
+    client = MlflowClient(tracked["uri"])
+    experiment = client.create_experiment("compare-test")
     for name, f1, auc in (("a", 0.80, 0.99), ("b", 0.95, 0.90), ("c", 0.90, 0.97)):
-        run_id = mlflow_client.create_run(exp, run_name=name).info.run_id
-        log_batch(
-            mlflow_client,
-            run_id,
-            tags={"model": name},
-            metrics={
-                "accuracy": f1,
-                "precision": f1,
-                "recall": f1,
-                "f1": f1,
-                "roc_auc": auc,
-                "lift.f1": f1 - 0.2,
-                "gap.f1": 1 - f1,
-                "lift.roc_auc": auc - 0.5,
-                "gap.roc_auc": 0.01,
-            },
-        )
-        mlflow_client.set_terminated(run_id)
-        time.sleep(0.01)
-    from {{ cookiecutter.package_name }}.compare import latest_runs
-
-    runs = latest_runs(mlflow_client, "compare-test")
-    assert [r["name"] for r in rows_for(runs, "f1")] == ["b", "c", "a"]
-    assert [r["name"] for r in rows_for(runs, "roc_auc")] == ["a", "c", "b"]
-    table = format_table(rows_for(runs, "f1"), "f1")
+        run_id = client.create_run(experiment, run_name=name, tags={"model": name}).info.run_id
+        metrics = {"f1": f1, "roc_auc": auc, "lift.f1": f1 - 0.2, "gap.f1": 1 - f1}
+        for key, value in metrics.items():
+            client.log_metric(run_id, key, value)
+        client.set_terminated(run_id)
+    runs = compare.latest_runs(experiment="compare-test")
+    assert [r.info.run_name for r in compare.ranked(runs, "f1")] == ["b", "c", "a"]
+    assert [r.info.run_name for r in compare.ranked(runs, "roc_auc")] == ["a", "c", "b"]
+    table = compare.format_table(compare.ranked(runs, "f1"), "f1")
     assert "lift.f1" in table and "gap.f1" in table and "+0.750" in table

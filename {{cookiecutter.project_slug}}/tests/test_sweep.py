@@ -1,135 +1,90 @@
 """Many runs: the parallel sweep (Hydra multirun + joblib) and the hyperparameter search."""
 
-import ast
-import subprocess
-import sys
-
 import pytest
-from tracking_helpers import (
-    PACKAGE,
-    clean_env,
-    copy_store,
-    inside,
-    make_project,
-    store_runs,
-    template_store,
-)
+from tracking_helpers import command, make_project, store_runs, store_uri
 
+from {{ cookiecutter.package_name }}.commands import tune
 from {{ cookiecutter.package_name }}.config import compose
+from {{ cookiecutter.package_name }}.errors import PipelineError
+
+QUICK = ["evaluate.cv_folds=2", "trainer.max_epochs=3"]  # the numbers do not matter here
+
+
+def sweep_runs(project):
+    runs = store_runs(store_uri(project))
+    [parent] = [r for r in runs if r.data.tags.get("run.kind") == "sweep-parent"]
+    children = [r for r in runs if r.data.tags.get("run.kind") == "sweep"]
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in children)
+    return parent, children
 
 
 @pytest.mark.slow
-def test_eight_runs_on_two_workers_into_one_sqlite_store_all_finish(tmp_path):
-    """2 models x 4 seeds, 2 joblib workers, one SQLite file: 8 FINISHED child runs."""
-    project = make_project(tmp_path / "p")
-    uri = copy_store(template_store(), tmp_path / "store")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            f"{PACKAGE}.sweep",
-            "--models",
-            "logreg,svm",
-            "--seeds",
-            "1,2,3,4",
-            "--jobs",
-            "2",
-        ],
-        cwd=project,
-        env=clean_env(MLFLOW_TRACKING_URI=uri),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+def test_the_default_sweep_runs_every_model_file_in_two_workers(tmp_path):
+    """A model added as one YAML file is swept too; jobs write in Hydra's folders only."""
+    project = make_project(tmp_path / "p", git=False)
+    (project / "conf" / "model" / "knn.yaml").write_text(
+        "name: knn\n_target_: sklearn.neighbors.KNeighborsClassifier\nn_neighbors: 5\n"
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "8 child run(s), all FINISHED" in result.stdout
-    runs = store_runs(uri)
-    parents = [r for r in runs if r.data.tags.get("run.kind") == "sweep-parent"]
-    children = [r for r in runs if r.data.tags.get("run.kind") == "sweep"]
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    parent = parents[0].info.run_id
-    assert len(children) == 8
+    result = command(project, "sweep", "hydra.launcher.n_jobs=2", *QUICK)
+    parent, children = sweep_runs(project)
+    assert parent.info.status == "FINISHED"
+    models = {p.stem for p in (project / "conf" / "model").glob("*.yaml")}
+    assert {r.data.tags["model"] for r in children} == models and len(children) == len(models)
     for run in children:
         assert run.info.status == "FINISHED"
-        assert run.data.tags["mlflow.parentRunId"] == parent
-        assert {"accuracy", "precision", "recall", "f1", "roc_auc"} <= set(run.data.metrics)
-        assert run.data.tags["model.uri"].startswith("models:/")  # the model was logged too
-    combos = {(r.data.tags["model"], r.data.tags["seed"]) for r in children}
-    assert combos == {(m, s) for m in ("logreg", "svm") for s in ("1", "2", "3", "4")}
-    # Each job's config is what `dvc exp run -S ...` with its overrides would compose.
-    for run in children:
-        overrides = run.data.tags["hydra.overrides"].split()
-        assert (
-            run.data.params["model.name"]
-            == compose(overrides, conf_dir=project / "conf")["model"]["name"]
-        )
-    # The DVC workspace is untouched; each job wrote under .scratch/sweep/<parent>/<job>/.
+        assert {"accuracy", "f1", "roc_auc", "val.f1", "lift.f1"} <= set(run.data.metrics)
+        assert run.outputs.model_outputs  # the model was logged too
+    assert parent.info.run_id in result.stdout and "lift.f1" in result.stdout  # compare's table
+    # The DVC workspace is untouched; each job wrote in multirun/<date>/<time>/<job>/.
     assert not (project / "models").exists() and not (project / "data" / "processed").exists()
-    assert len(list((project / ".scratch" / "sweep" / parent).glob("*/reports/metrics.json"))) == 8
-
-
-WORKER_PROBE = """
-import gc, importlib.util, os, sys
-from joblib import Parallel, delayed
-from {package} import sweep, sweep_worker
-
-def probe(_):
-    installed = [m for m in sweep_worker.MODULES if importlib.util.find_spec(m.split(".")[0])]
-    missing = [m for m in installed if m not in sys.modules]
-    return os.getpid(), os.getppid(), gc.get_freeze_count() > 0, tuple(missing)
-
-sweep.start_workers()
-print(repr((os.getpid(), Parallel(n_jobs=2, batch_size=1)(delayed(probe)(i) for i in range(4)))))
-"""
+    assert len(list(project.glob("multirun/*/*/*/reports/metrics.json"))) == len(models)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forkserver workers: Linux")
-def test_parallel_workers_are_forks_of_one_process_that_imported_what_a_job_needs(tmp_path):
-    """`--jobs 2`: joblib's workers are not fresh interpreters that import pandas, scikit-learn
-    and MLflow again; they are forks of one process that imported every module a job needs
-    (sweep_worker.MODULES, a list that must not go stale: each installed one is imported) and
-    froze them for the garbage collector."""
-    result = subprocess.run(
-        [sys.executable, "-c", WORKER_PROBE.format(package=PACKAGE)],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+def test_seeds_data_and_a_failed_job(tmp_path):
+    """model=a,b seed=1,2 data=...: one job per combination. A failing job leaves the others
+    running; the parent run ends FAILED and the command exits 1 with one line naming it."""
+    project = make_project(tmp_path / "p", git=False)
+    (project / "conf" / "model" / "broken.yaml").write_text(
+        "name: broken\n_target_: sklearn.linear_model.LogisticRegression\nC: -1.0\n"
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    sweep_pid, probes = ast.literal_eval(result.stdout.strip().splitlines()[-1])
-    workers = {pid for pid, *_ in probes}
-    forkservers = {ppid for _, ppid, *_ in probes}
-    assert 1 <= len(workers) <= 2 and len(forkservers) == 1 and sweep_pid not in forkservers
-    assert all(frozen and not missing for _, _, frozen, missing in probes), probes
+    data = compose(conf_dir=project / "conf")["data"]["name"]
+    overrides = ["model=logreg,broken", "seed=1,2", f"data={data}", *QUICK]
+    result = command(project, "sweep", *overrides, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: 2 sweep job(s) failed") and "model=broken" in last
+    parent, children = sweep_runs(project)
+    assert parent.info.status == "FAILED"
+    combos = {(r.data.tags["model"], r.data.params["seed"]) for r in children}
+    assert combos == {("logreg", "1"), ("logreg", "2")}
+    assert all(r.info.status == "FINISHED" for r in children)
+
+
+def test_tune_names_the_known_search_spaces(tmp_path, monkeypatch):
+    monkeypatch.chdir(make_project(tmp_path / "p", git=False))
+    with pytest.raises(PipelineError, match="spaces exist for: .*logreg"):
+        tune.load_space("nope")
 
 
 @pytest.mark.slow
-def test_tune_logs_child_trials_and_prints_the_dvc_command(tmp_path, capsys):
-    from {{ cookiecutter.package_name }} import tune
-
-    project = make_project(tmp_path / "p")
-    uri = copy_store(template_store(), tmp_path / "store")
-    with inside(project, uri):
-        tune.main(["--model", "logreg", "--trials", "3"])
+def test_tune_logs_child_trials_and_prints_the_dvc_command(tmp_path, monkeypatch, capsys):
+    project = make_project(tmp_path / "p", git=False)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri(project))
+    tune.main(["--model", "logreg", "--trials", "3", "evaluate.cv_folds=2"])
     out = capsys.readouterr().out
-    command = next(line.strip() for line in out.splitlines() if line.strip().startswith("dvc exp"))
-    assert command.startswith("dvc exp run -S model=logreg -S model.C=")
-    runs = store_runs(uri)
-    parent = next(r for r in runs if r.data.tags.get("run.kind") == "tune-parent")
+    command_line = next(line.strip() for line in out.splitlines() if "dvc exp run" in line)
+    assert command_line.startswith("dvc exp run -S model=logreg -S evaluate.cv_folds=2 -S model.C=")
+    runs = store_runs(store_uri(project))
+    [parent] = [r for r in runs if r.data.tags.get("run.kind") == "tune-parent"]
     trials = [r for r in runs if r.data.tags.get("run.kind") == "tune"]
+    assert parent.info.status == "FINISHED"
     assert len(trials) == 3 and all(r.info.status == "FINISHED" for r in trials)
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in trials)
-    assert parent.info.status == "FINISHED"
-    best = next(
-        r for r in trials if r.data.tags["tune.trial"] == parent.data.tags["tune.best_trial"]
-    )
+    [best] = [r for r in trials if r.info.run_id == parent.data.tags["tune.best_run"]]
     assert best.data.metrics["val.f1"] == max(r.data.metrics["val.f1"] for r in trials)
     # The printed command composes exactly the best trial's model config.
-    overrides = [part for part in command.split()[3:] if part != "-S"]
+    overrides = [part for part in command_line.split()[3:] if part != "-S"]
     composed = compose(overrides, conf_dir=project / "conf")
     assert str(composed["model"]["C"]) == best.data.params["model.C"]

@@ -1,0 +1,121 @@
+"""The latest tracked runs side by side: `make compare [METRIC=roc_auc]`.
+
+    python -m <package>.commands.compare --metric f1 --limit 20
+
+One row per finished, evaluated run (pipeline runs, sweep jobs, tuning trials): the newest
+`--limit` runs, best first by the chosen test-split metric, with its lift over the majority-class
+baseline (a model must beat "always predict the most frequent class") and its train-test gap
+(large = overfitting). The first column is the run id: paste it (or any 6+ characters of its
+start) into `make reproduce RUN=...` or `make predict RUN=...`.
+"""
+
+import argparse
+from collections.abc import Sequence
+
+from .. import tracking
+from ..config import load_params
+from ..errors import PipelineError, run_cli
+from ..metrics import METRICS
+
+
+def latest_runs(limit: int = 20, experiment: str | None = None) -> list:
+    """Finished runs that were evaluated (they have test metrics), newest first."""
+    mlflow_client = tracking.client()
+    name = experiment or tracking.experiment_name(load_params())
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is None:
+        return []
+    return list(
+        mlflow_client.search_runs(
+            [found.experiment_id],
+            filter_string="attributes.status = 'FINISHED' and metrics.f1 >= 0",
+            order_by=["attributes.start_time DESC"],
+            max_results=limit,
+        )
+    )
+
+
+def ranked(runs: Sequence, metric: str) -> list:
+    """Best first by test `metric` (runs without it last). Ties, common on easy data, go to the
+    better validation score, then the smaller train-test gap, then the order given (newest
+    first from latest_runs: sorted() keeps the order of equal keys)."""
+
+    def key(run):
+        m = run.data.metrics
+        gap = abs(m.get(f"gap.{metric}", 0))
+        return metric not in m, -m.get(metric, 0), -m.get(f"val.{metric}", 0), gap
+
+    return sorted(runs, key=key)
+
+
+def number(value, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def cells(runs: Sequence, metric: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the body of the table, as text."""
+    header = ["run", "name", "model", *METRICS, f"lift.{metric}", f"gap.{metric}"]
+    body = []
+    for run in runs:
+        m = run.data.metrics
+        body.append(
+            [run.info.run_id[:8], run.info.run_name or "", run.data.tags.get("model", "?")]
+            + [number(m.get(k)) for k in METRICS]
+            + [number(m.get(f"lift.{metric}"), True), number(m.get(f"gap.{metric}"), True)]
+        )
+    return header, body
+
+
+def format_table(runs: Sequence, metric: str) -> str:
+    if not runs:
+        return "no finished, evaluated runs yet: run `dvc repro` or `make sweep` first"
+    header, body = cells(runs, metric)
+    widths = [max(len(c) for c in column) for column in zip(header, *body, strict=True)]
+    lines = [header, ["-" * w for w in widths], *body]
+    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
+    text.append(f"sorted by test {metric}; lift = over the majority baseline, gap = train - test")
+    return "\n".join(text)
+
+
+def resolve_run_id(prefix: str) -> str:
+    """The full id of the one run whose id starts with `prefix` (6 characters or more)."""
+    prefix = prefix.strip().lower()
+    if len(prefix) < 6 or not prefix.isalnum():
+        raise PipelineError(
+            f"run id {prefix!r}: give at least its first 6 characters (`make compare` lists them)"
+        )
+    mlflow_client = tracking.client()
+    experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
+    found = mlflow_client.search_runs(
+        experiments, filter_string=f"attributes.run_id LIKE '{prefix}%'", max_results=2
+    )
+    if len(found) != 1:
+        problem = "no run" if not found else "more than one run"
+        raise PipelineError(
+            f"{problem} with an id starting {prefix!r} in {tracking.tracking_uri()}: "
+            "`make compare` lists the runs"
+        )
+    return found[0].info.run_id
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metric", default="f1", choices=METRICS)
+    parser.add_argument("--limit", type=int, default=20, help="newest runs to show (default 20)")
+    args = parser.parse_args(argv)
+    try:
+        runs = latest_runs(args.limit)
+    except Exception as exc:  # noqa: BLE001 - a broken or unreachable store: one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PipelineError(f"cannot read runs from {tracking.tracking_uri()}: {first}") from None
+    runs = ranked(runs, args.metric)
+    print(format_table(runs, args.metric))
+    if runs:
+        best = runs[0].info
+        print(f"best: {best.run_name}; re-run it with: make reproduce RUN={best.run_id[:8]}")
+
+
+if __name__ == "__main__":
+    run_cli(main)

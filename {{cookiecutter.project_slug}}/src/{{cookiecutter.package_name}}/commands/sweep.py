@@ -1,0 +1,127 @@
+"""Train many configurations in parallel: `make sweep [MODELS=svm,mlp] [SEEDS=1,2] [DATA=...]`.
+
+    python -m <package>.commands.sweep                          # every model in conf/model/
+    python -m <package>.commands.sweep model=svm,mlp seed=1,2,3 data=penguins
+    python -m <package>.commands.sweep hydra.launcher.n_jobs=1 trainer.max_epochs=20
+
+The command line is Hydra's: a multirun (config `sweep` below) over conf/, run by Hydra's
+joblib launcher, one job per combination of the comma-separated values. Each job composes its
+config as `dvc exp run -S model=svm seed=1` would, runs the whole pipeline in its own Hydra
+folder (multirun/<date>/<time>/<job number>/: the DVC workspace is never touched) and is logged
+as a child of one parent MLflow run, which the callback ParentRun opens before the first job.
+The end prints `make compare`'s table of the sweep's runs and the parent run id.
+"""
+
+import contextlib
+import importlib
+import os
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from .. import pipeline, tracking
+from ..config import CONF_DIR, Paths
+from ..errors import PipelineError, run_cli
+from . import compare
+
+PACKAGE = __spec__.name.partition(".")[0]
+PARENT_RUN = f"{PACKAGE.upper()}_SWEEP_PARENT_RUN"  # how a job learns its parent run's id
+FAILED = "sweep.failed."  # a tag on the parent run per failed job: its overrides and error
+
+# The pipeline's config (conf/config.yaml) plus what makes it a sweep.
+ConfigStore.instance().store(
+    name="sweep",
+    node={
+        "defaults": ["config", {"override hydra/launcher": "joblib"}, "_self_"],
+        "trainer": {"checkpoint_dir": None},  # a sweep job is never resumed: no checkpoints
+        "hydra": {
+            "mode": "MULTIRUN",
+            "sweeper": {"params": {"model": "glob(*)"}},  # every file in conf/model/
+            "launcher": {"n_jobs": 2},
+            "callbacks": {"parent_run": {"_target_": f"{__spec__.name}.ParentRun"}},
+        },
+    },
+)
+
+# The parent run while the jobs run: opened by ParentRun, closed by main().
+_parent = contextlib.ExitStack()
+
+
+def task_config(config: DictConfig) -> dict:
+    """The pipeline's part of a composed config (Hydra's own settings left out), as plain data."""
+    return OmegaConf.to_container(
+        OmegaConf.masked_copy(config, [k for k in config if k != "hydra"]), resolve=True
+    )
+
+
+class ParentRun(Callback):
+    """Opens the parent MLflow run of the sweep once Hydra has composed its config (so that
+    overrides such as `data=...` or `tracking.experiment=...` apply to it too)."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        cfg = task_config(config)
+        try:  # (Hydra would show an exception raised here as a traceback)
+            if not tracking.enabled(cfg):
+                raise PipelineError("a sweep is only useful tracked: unset the tracking switch")
+            parent = tracking.parent_run(cfg, kind="sweep-parent", name="sweep")
+            run_id = _parent.enter_context(parent)
+        except PipelineError as error:
+            raise SystemExit(f"error: {error}") from None
+        # joblib starts its worker processes after this, at the first job: they inherit it.
+        os.environ[PARENT_RUN] = run_id
+
+
+def job(cfg: DictConfig) -> None:
+    """One job, in a joblib worker: the pipeline in this job's folder, logged as a child run."""
+    hydra_cfg = HydraConfig.get()
+    parent = os.environ[PARENT_RUN]
+    config = task_config(cfg)
+    paths = Paths(Path(hydra_cfg.runtime.output_dir))
+    try:
+        metrics = pipeline.run_pipeline(config, paths)
+        tracking.log_run(config, paths, metrics, parent_run_id=parent, kind="sweep")
+    except Exception as exc:  # noqa: BLE001 - recorded for main(); the other jobs go on
+        # Raising would make Hydra print a traceback and stop the sweep after this batch.
+        overrides = " ".join(hydra_cfg.overrides.task)
+        message = f"{overrides}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+        tracking.client().set_tag(parent, f"{FAILED}{hydra_cfg.job.num}", message)
+
+
+def children(parent: str) -> list:
+    mlflow_client = tracking.client()
+    experiment = mlflow_client.get_run(parent).info.experiment_id
+    return list(
+        mlflow_client.search_runs(
+            [experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'", max_results=5000
+        )
+    )
+
+
+def main() -> None:
+    """Hydra reads the command line and runs the jobs; then the parent run ends (FAILED when a
+    job failed, KILLED or FAILED when the sweep itself stopped) and the table is printed."""
+    os.environ.pop(PARENT_RUN, None)
+    app = hydra.main(config_path=str(CONF_DIR.absolute()), config_name="sweep", version_base="1.3")
+    with _parent:
+        app(job)()
+        if PARENT_RUN not in os.environ:
+            return  # `--help`, `--cfg job` and the like: nothing ran
+        parent = os.environ[PARENT_RUN]
+        runs = children(parent)
+        print(compare.format_table(compare.ranked(runs, "f1"), "f1"))
+        tags = tracking.client().get_run(parent).data.tags
+        failed = [tags[k] for k in sorted(tags) if k.startswith(FAILED)]
+        print(f"sweep: parent run {parent}, {len(runs)} child run(s), {len(failed)} failed job(s)")
+        if failed:
+            raise PipelineError(f"{len(failed)} sweep job(s) failed: {'; '.join(failed)}")
+
+
+if __name__ == "__main__":
+    # Run the importable module's main(), not this copy's (named __main__): Hydra imports
+    # ParentRun by that name, and both must share one _parent; joblib's workers import `job`
+    # by that name too, instead of receiving a pickled copy.
+    run_cli(importlib.import_module(__spec__.name).main)
