@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }}.config import Paths, differences, load_params
+from {{ cookiecutter.package_name }}.config import Paths, compose, differences, load_params
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.featurize import build_featurizer
 from {{ cookiecutter.package_name }}.metrics import METRICS, classification_metrics, majority_baseline
@@ -197,7 +197,6 @@ def test_metrics_names_and_known_values():
 
 @pytest.mark.parametrize("model", ["logreg", "random_forest", "svm"])
 def test_every_stage_runs_on_a_tiny_copy(tmp_path, cfg, tiny_raw, model):
-    from {{ cookiecutter.package_name }}.config import compose
 
     run_cfg = compose([f"model={model}"], conf_dir=ROOT / "conf")
     metrics = run_pipeline(run_cfg, Paths(tmp_path), raw_path=tiny_raw, with_eda=model == "svm")
@@ -312,3 +311,35 @@ def test_a_seed_that_is_not_a_number_is_named(tmp_path):
     (tmp_path / "params.yaml").write_text("seed: abc\n")
     with pytest.raises(PipelineError, match=r"seed='abc'.*integer"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_big_data_switches_the_svm_skips_cv_and_samples(tmp_path, cfg, capsys):
+    """The size rules of big data, fired on a few thousand rows by low thresholds."""
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(n_samples=3000, n_features=6, n_informative=4, random_state=0)
+    df = pd.DataFrame(x, columns=[f"x{i}" for i in range(6)]).assign(label=y.astype(str))
+    csv = tmp_path / "big.csv"
+    df.to_csv(csv, index=False)
+    data_cfg = {
+        **cfg["data"],
+        "name": "big",
+        "raw_path": str(csv),
+        "target": "label",
+        "rename": {},
+        "numeric": [f"x{i}" for i in range(6)],
+        "categorical": [],
+        "drop": [],
+        "synonyms": {},
+    }
+    run_cfg = compose(["model=svm", "model.large_data.max_rows=500"], conf_dir=ROOT / "conf")
+    run_cfg["data"] = data_cfg
+    run_cfg["evaluate"] |= {"cv_auto_max_rows": 1000, "importance_max_rows": 200}
+    metrics = run_pipeline(run_cfg, Paths(tmp_path / "out"))
+    said = capsys.readouterr().out
+    assert "large_data.max_rows=500" in said and "cross-validation skipped" in said
+    summary = json.loads((tmp_path / "out" / "reports" / "train.json").read_text())
+    assert summary["estimator"] == "Pipeline"  # Nystroem + linear SVM, not the kernel SVC
+    assert metrics["cv"] == {"folds": 0} and metrics["f1"] > metrics["baseline"]["f1"] + 0.2
+    run_cfg["evaluate"]["cv_folds"] = 3  # asked for explicitly: always runs
+    assert run_pipeline(run_cfg, Paths(tmp_path / "again"))["cv"]["folds"] == 3

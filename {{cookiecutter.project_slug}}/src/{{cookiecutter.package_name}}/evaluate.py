@@ -21,7 +21,7 @@ from .prepare import SPLITS, feature_columns
 from .serving import load_trusted
 
 
-def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float] | None:
+def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
     """k-fold CV of featurizer + estimator on the training split (`evaluate.cv_folds`).
 
     The featurizer is fitted inside each fold, so no fold sees its held-out rows.
@@ -33,16 +33,25 @@ def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float] 
     from .models import build_estimator
 
     y = pd.Categorical(train_rows[cfg["data"]["target"]]).codes
-    folds = min(int(cfg["evaluate"]["cv_folds"]), int(np.bincount(y).min()))
+    folds, most = cfg["evaluate"]["cv_folds"], cfg["evaluate"]["cv_auto_max_rows"]
+    if folds == "auto":  # k trainings more: worth it on small data, hours on big data
+        folds = 5 if len(train_rows) <= most else 0
+        if not folds:
+            print(
+                f"evaluate: cross-validation skipped ({len(train_rows):,} training rows > "
+                f"evaluate.cv_auto_max_rows={most:,}); ask for it with -S evaluate.cv_folds=5"
+            )
+    folds = min(int(folds), int(np.bincount(y).min()))
     if folds < 2:
-        return None
+        return {"folds": 0}
     binary = y.max() == 1  # the same averaging as classification_metrics
     scoring = {
         "accuracy": "accuracy",
         "f1": "f1" if binary else "f1_macro",
         "roc_auc": "roc_auc" if binary else "roc_auc_ovr",
     }
-    pipeline = make_pipeline(build_featurizer(cfg["data"]), build_estimator(cfg["model"]))
+    estimator = build_estimator(cfg["model"], n_rows=len(train_rows) * (folds - 1) // folds)
+    pipeline = make_pipeline(build_featurizer(cfg["data"]), estimator)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg["seed"])
     scores = cross_validate(pipeline, train_rows, y, cv=splitter, scoring=scoring)
     result: dict[str, float] = {"folds": folds}
@@ -55,11 +64,15 @@ def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float] 
 def importance(model, rows: pd.DataFrame, labels: pd.Series, cfg: Config) -> pd.DataFrame:
     """Permutation importance: how much macro F1 drops when one column is shuffled.
 
-    Model-agnostic (the MLP too) and measured on the test split, per raw column.
+    Model-agnostic (the MLP too) and measured on the test split (a seeded sample of
+    `evaluate.importance_max_rows` rows when larger), per raw column.
     """
     from sklearn.inspection import permutation_importance
 
     columns = feature_columns(cfg["data"])
+    if len(rows) > (most := cfg["evaluate"]["importance_max_rows"]):  # seconds, not hours
+        rows = rows.sample(most, random_state=cfg["seed"])
+        labels = labels.loc[rows.index]
     result = permutation_importance(
         model,
         rows[columns],
@@ -101,8 +114,7 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
         "lift": difference(scores["test"], baseline),
         "gap": difference(scores["train"], scores["test"]),
     }
-    if (cv := cross_validation(cfg, rows["train"])) is not None:
-        metrics["cv"] = cv
+    metrics["cv"] = cross_validation(cfg, rows["train"])  # {"folds": 0} when skipped
 
     reports = paths.reports
     reports.mkdir(parents=True, exist_ok=True)

@@ -197,6 +197,8 @@ def log_run(
         **git_tags(root),
         **data_tags(cfg, root),
     }
+    if paths.fit_summary.exists():  # the class trained: another one above large_data.max_rows
+        tags["model.estimator"] = json.loads(paths.fit_summary.read_text())["estimator"]
     test_rows = pd.read_parquet(paths.split("test"))
     with warnings.catch_warnings():  # MLflow registers its local-file source twice, and says so
         warnings.simplefilter("ignore", UserWarning)

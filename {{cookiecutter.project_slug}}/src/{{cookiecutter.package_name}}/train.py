@@ -26,7 +26,7 @@ def train(cfg: Config, paths: Paths):
     featurizer = load_trusted(paths.featurizer)
     train_rows = pd.read_parquet(paths.split("train"))
     val_rows = pd.read_parquet(paths.split("val"))
-    estimator = build_estimator(cfg["model"])
+    estimator = build_estimator(cfg["model"], n_rows=len(train_rows))
     fit_params = {}
     if "eval_set" in inspect.signature(estimator.fit).parameters:
         # Models that train in epochs (the MLP) stop early on the validation split.
@@ -45,6 +45,7 @@ def write_outputs(model, paths: Paths, seconds: float, name: str) -> None:
     pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(paths.history, index=False)
     summary = {
         "model": name,
+        "estimator": type(estimator).__name__,  # not the config's above large_data.max_rows
         "seconds": round(seconds, 3),
         **getattr(estimator, "fit_summary_", {}),
     }

@@ -3,6 +3,8 @@
 A model file names a class (`_target_`) and its keyword arguments; Hydra's `instantiate`
 builds it. So any scikit-learn estimator is one YAML file away, and `Pipeline`,
 `cross_validate`, `clone` and joblib work for every model, the PyTorch MLP (mlp.py) included.
+A model whose cost grows faster than the data (the kernel SVM) names a scalable equivalent
+under `large_data`, built instead above `large_data.max_rows` training rows.
 """
 
 import inspect
@@ -11,39 +13,46 @@ from typing import Any
 from ..errors import PipelineError
 
 
-def build_estimator(model_cfg: dict[str, Any]):
+def build_estimator(model_cfg: dict[str, Any], n_rows: int | None = None):
     """The unfitted estimator for a `model` config (its `name` is only a label)."""
     from hydra.errors import InstantiationException
-    from hydra.utils import get_class, instantiate
+    from hydra.utils import get_object, instantiate
 
-    spec = {k: v for k, v in model_cfg.items() if k != "name"}
     name = model_cfg.get("name", "?")
+    spec = {k: v for k, v in model_cfg.items() if k not in ("name", "large_data")}
+    large = model_cfg.get("large_data")
+    if large and n_rows is not None and n_rows > large["max_rows"]:
+        spec = large["estimator"]
+        print(
+            f"model {name}: {n_rows:,} training rows is more than large_data.max_rows="
+            f"{large['max_rows']:,}, so its scalable version ({spec['_target_']}) is used"
+        )
     try:
-        cls = get_class(spec["_target_"])
+        target = get_object(spec["_target_"])
     except (KeyError, ImportError, ValueError) as exc:
         raise PipelineError(
-            f"model {name!r}: `_target_` must name an importable estimator class, e.g. "
+            f"model {name!r}: `_target_` must name an importable estimator, e.g. "
             f"sklearn.linear_model.LogisticRegression ({exc})"
         ) from None
-    check_keys(name, cls, spec)
+    check_keys(name, target, spec)
     try:
         return instantiate(spec, _convert_="all")  # plain lists and dicts, not OmegaConf's
     except InstantiationException as exc:
         raise PipelineError(f"model {name!r} cannot be built: {exc}") from None
 
 
-def check_keys(name: str, cls: type, spec: dict[str, Any], prefix: str = "model") -> None:
+def check_keys(name: str, target, spec: dict[str, Any], prefix: str = "model") -> None:
     """A typo such as `max_iters` fails here, naming the valid keys, not deep in a library."""
-    from hydra.utils import get_class
+    from hydra.utils import get_object
 
-    valid = set(inspect.signature(cls.__init__).parameters) - {"self", "args", "kwargs"}
+    valid = set(inspect.signature(target).parameters) - {"args", "kwargs", "steps"}
     for key, value in spec.items():
         if key.startswith("_"):
             continue
         if key not in valid:
             raise PipelineError(
-                f"{prefix}.{key} is not a setting of {name} ({cls.__name__}): "
+                f"{prefix}.{key} is not a setting of {name} ({target.__name__}): "
                 f"use one of {', '.join(sorted(valid))}"
             )
         if isinstance(value, dict) and "_target_" in value:
-            check_keys(name, get_class(value["_target_"]), value, f"{prefix}.{key}")
+            check_keys(name, get_object(value["_target_"]), value, f"{prefix}.{key}")
