@@ -33,10 +33,11 @@ def fake_run(tracked, **tags: str) -> str:
 
     client = MlflowClient(tracked["uri"])
     project = tracked["project"]
+    config = yaml.safe_load((project / "params.yaml").read_text())
     tags = {
         "mlflow.source.git.commit": git(project, "rev-parse", "HEAD").strip(),
         "git.dirty": "false",
-        "data.raw.path": "data/raw/penguins-raw.csv",
+        "data.raw.path": config["data"]["raw_path"],
         "data.raw.md5": "0" * 32,
         **tags,
     }
@@ -45,7 +46,6 @@ def fake_run(tracked, **tags: str) -> str:
         experiment.experiment_id if experiment else client.create_experiment("reproduce-test")
     )
     run_id = client.create_run(experiment_id, tags=tags).info.run_id
-    config = yaml.safe_load((project / "params.yaml").read_text())
     client.log_dict(run_id, config, "config/params.yaml")
     client.log_text(run_id, json.dumps({"f1": 1.0}), "reports/metrics.json")
     client.set_terminated(run_id)
