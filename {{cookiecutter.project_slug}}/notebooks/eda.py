@@ -95,7 +95,7 @@ plt = pyplot()
 out = ROOT / ".scratch" / "notebook_eda"
 numeric = list(data_cfg["numeric"])
 figures = [
-    eda.class_balance(train, target, out, plt),
+    eda.target_plot(train, target, out, plt, regression=False),
     eda.histograms(train, numeric, out, plt),
     eda.box_plots(train, numeric, target, out, plt),
     eda.correlation_heatmap(train, numeric, out, plt),

@@ -343,3 +343,59 @@ def test_big_data_switches_the_svm_skips_cv_and_samples(tmp_path, cfg, capsys):
     assert metrics["cv"] == {"folds": 0} and metrics["f1"] > metrics["baseline"]["f1"] + 0.2
     run_cfg["evaluate"]["cv_folds"] = 3  # asked for explicitly: always runs
     assert run_pipeline(run_cfg, Paths(tmp_path / "again"))["cv"]["folds"] == 3
+
+
+# ---- regression: data.task: regression -------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["logreg", "svm"])
+def test_regression_end_to_end_on_the_bundled_mass_config(tmp_path, tiny_raw, model):
+    from {{ cookiecutter.package_name }}.serving import load_trusted, predict
+
+    run_cfg = compose([f"model={model}", "data=penguins_mass"], conf_dir=ROOT / "conf")
+    paths = Paths(tmp_path)
+    metrics = run_pipeline(run_cfg, paths, raw_path=tiny_raw, with_eda=True)
+    assert {"mae", "rmse", "r2"} <= set(metrics) and "f1" not in metrics
+    assert metrics["r2"] > 0.5 and abs(metrics["baseline"]["r2"]) < 0.1  # the mean: R² ~ 0
+    assert metrics["lift"]["r2"] > 0.5 and metrics["cv"]["folds"] == 5
+    for name in ("plots/predicted_vs_actual.csv", "figures/residuals.png", "eda/target.png"):
+        assert (tmp_path / "reports" / name).exists(), name
+    rows = pd.read_csv(tiny_raw, dtype=str, keep_default_na=False).head(5)
+    predicted = predict(load_trusted(paths.model), rows, "body_mass_g")
+    assert predicted["predicted_body_mass_g"].between(2000, 7000).all()
+
+
+def test_own_regression_csv(tmp_path, cfg):
+    """scikit-learn's bundled diabetes table: a number to predict from ten measurements."""
+    from sklearn.datasets import load_diabetes
+
+    df = load_diabetes(as_frame=True).frame
+    csv = tmp_path / "diabetes.csv"
+    df.to_csv(csv, index=False)
+    features = [c for c in df.columns if c != "target"]
+    data_cfg = {"name": "diabetes", "raw_path": str(csv), "target": "target"}
+    data_cfg |= {"task": "regression", "numeric": features, "categorical": [], "drop": []}
+    data_cfg |= {"split": {"test_size": 0.2, "val_size": 0.2}}
+    metrics = run_pipeline({**cfg, "data": data_cfg}, Paths(tmp_path / "out"))
+    assert 0.2 < metrics["r2"] < 0.8 and metrics["r2"] > metrics["baseline"]["r2"] + 0.2
+
+
+@pytest.mark.parametrize(
+    ("task", "values", "message"),
+    [
+        ("classification", [str(v / 10) for v in range(100)], "set data.task: regression"),
+        ("regression", ["Adelie", "Gentoo"] * 50, "set data.task: classification"),
+        ("regression", ["4000"] * 100, "is constant"),
+    ],
+    ids=["many numbers as classes", "labels as numbers", "constant target"],
+)
+def test_a_target_that_does_not_fit_the_task_says_which_task(data_cfg, task, values, message):
+    cfg = {**data_cfg, "task": task}
+    df = pd.DataFrame(
+        {c: [str(i) for i in range(100)] for c in cfg["numeric"]}
+        | {c: ["a"] * 100 for c in cfg["categorical"]}
+        | {cfg["target"]: values}
+    )
+    with pytest.raises(PipelineError, match=message):
+        table, _ = clean(df, cfg)
+        split(table, cfg, seed=0)

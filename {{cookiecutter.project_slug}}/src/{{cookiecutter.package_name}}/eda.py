@@ -11,13 +11,21 @@ import pandas as pd
 from .config import Config, Paths, load_params
 from .errors import run_cli
 from .plots import pyplot, save
+from .prepare import task_of
+
+MAX_ROWS = 100_000  # plots and summaries on a seeded sample above this: seconds at any size
 
 
-def class_balance(df: pd.DataFrame, target: str, out: Path, plt) -> Path:
+def target_plot(df: pd.DataFrame, target: str, out: Path, plt, regression: bool) -> Path:
+    """How the target is spread: rows per class (the balance), or a histogram of the number."""
     fig, ax = plt.subplots(figsize=(5, 3))
-    df[target].value_counts().sort_index().plot.bar(ax=ax, color="tab:blue")
-    ax.set(title=f"Class balance ({target})", xlabel="", ylabel="rows")
-    return save(fig, out / "class_balance.png")
+    if regression:
+        ax.hist(df[target].dropna(), bins=30, color="tab:blue", alpha=0.8)
+        ax.set(title=f"Target ({target})", xlabel=target, ylabel="rows")
+    else:
+        df[target].value_counts().sort_index().plot.bar(ax=ax, color="tab:blue")
+        ax.set(title=f"Class balance ({target})", xlabel="", ylabel="rows")
+    return save(fig, out / "target.png")
 
 
 def histograms(df: pd.DataFrame, numeric: list[str], out: Path, plt) -> Path:
@@ -62,7 +70,7 @@ def correlation_heatmap(df: pd.DataFrame, numeric: list[str], out: Path, plt) ->
 
 def summary_markdown(df: pd.DataFrame, data_cfg: Config) -> str:
     target, numeric = data_cfg["target"], list(data_cfg["numeric"])
-    balance = df[target].value_counts().sort_index()
+    balance = df[target].value_counts().sort_index()  # classes, or the target's quartiles
     corr = df[numeric].corr().abs().where(lambda m: m < 1).stack().sort_values(ascending=False)
     top = corr.iloc[::2].head(3)  # each pair appears twice in the stacked matrix
     lines = [
@@ -71,9 +79,9 @@ def summary_markdown(df: pd.DataFrame, data_cfg: Config) -> str:
         f"{len(df)} rows, {len(numeric)} numeric and {len(data_cfg['categorical'])} categorical "
         f"features, target `{target}`.",
         "",
-        "## Class balance",
+        "## Target",
         "",
-        "| class | rows | share |",
+        "| class (or quartile of the target) | rows | share |",
         "|---|---|---|",
         *[f"| {c} | {n} | {n / len(df):.1%} |" for c, n in balance.items()],
         "",
@@ -93,13 +101,10 @@ def summary_markdown(df: pd.DataFrame, data_cfg: Config) -> str:
         df[numeric].describe().round(2).to_string(),
         "```",
         "",
-        "Plots: `class_balance.png`, `histograms.png`, `box_plots.png`, `correlation.png`.",
+        "Plots: `target.png`, `histograms.png`, `box_plots.png`, `correlation.png`.",
         "",
     ]
     return "\n".join(lines)
-
-
-MAX_ROWS = 100_000  # plots and summaries on a seeded sample above this: seconds at any size
 
 
 def eda(data_cfg: Config, train_split: Path, out: Path, seed: int = 0) -> list[Path]:
@@ -108,14 +113,17 @@ def eda(data_cfg: Config, train_split: Path, out: Path, seed: int = 0) -> list[P
     if len(df) > MAX_ROWS:
         df = df.sample(MAX_ROWS, random_state=seed)
     numeric, target = list(data_cfg["numeric"]), data_cfg["target"]
+    regression = task_of(data_cfg) == "regression"
+    # Box plots and the summary group rows by class, or by quartile of a numeric target.
+    grouped = df.assign(**{target: pd.qcut(df[target], 4).astype(str)}) if regression else df
     paths = [
-        class_balance(df, target, out, plt),
+        target_plot(df, target, out, plt, regression),
         histograms(df, numeric, out, plt),
-        box_plots(df, numeric, target, out, plt),
+        box_plots(grouped, numeric, target, out, plt),
         correlation_heatmap(df, numeric, out, plt),
     ]
     plt.close("all")
-    (out / "summary.md").write_text(summary_markdown(df, data_cfg), encoding="utf-8")
+    (out / "summary.md").write_text(summary_markdown(grouped, data_cfg), encoding="utf-8")
     return paths + [out / "summary.md"]
 
 

@@ -1,10 +1,10 @@
 """Stage `evaluate`: honest scores, the overfitting gap, the lift over a baseline, and why.
 
 reports/metrics.json holds the test-split metrics at top level (what `dvc metrics show`
-prints) and, nested, the same metrics on train and validation, a majority-class baseline,
-the lift over it, the train-test gap and k-fold cross-validation. Permutation importance
-and the most confident mistakes explain what the model learned. Then, unless tracking is
-off, one MLflow run records it all (tracking.py).
+prints) and, nested, the same metrics on train and validation, a baseline (the majority
+class, or the mean for regression), the lift over it, the train-test gap and k-fold
+cross-validation. Permutation importance and the worst mistakes explain what the model
+learned. Then, unless tracking is off, one MLflow run records it all (tracking.py).
 """
 
 import json
@@ -15,54 +15,88 @@ import pandas as pd
 
 from .config import Config, Paths, load_params
 from .errors import run_cli
-from .metrics import classification_metrics, difference, majority_baseline, per_class_report
-from .plots import curve_tables, evaluation_figures
-from .prepare import SPLITS, feature_columns
+from .metrics import (
+    HEADLINE,
+    classification_metrics,
+    difference,
+    majority_baseline,
+    mean_baseline,
+    per_class_report,
+    regression_metrics,
+)
+from .plots import classification_figures, curve_tables, importance_figure, regression_figures
+from .prepare import SPLITS, feature_columns, task_of
 from .serving import load_trusted
+
+# What cross-validation and permutation importance score, per task.
+CV_SCORING = {
+    "classification": {"accuracy": "accuracy", "f1": "f1_macro", "roc_auc": "roc_auc_ovr"},
+    "regression": {
+        "mae": "neg_mean_absolute_error",
+        "rmse": "neg_root_mean_squared_error",
+        "r2": "r2",
+    },
+}
+IMPORTANCE_SCORING = {"classification": ("f1_macro", "macro F1"), "regression": ("r2", "R²")}
+
+
+def cv_folds(cfg: Config, n_rows: int) -> int:
+    """`evaluate.cv_folds`: a number, or auto (5 on small data, none on big: k more fits)."""
+    folds, most = cfg["evaluate"]["cv_folds"], cfg["evaluate"]["cv_auto_max_rows"]
+    if folds != "auto":
+        return int(folds)
+    if n_rows <= most:
+        return 5
+    print(
+        f"evaluate: cross-validation skipped ({n_rows:,} training rows > "
+        f"evaluate.cv_auto_max_rows={most:,}); ask for it with -S evaluate.cv_folds=5"
+    )
+    return 0
 
 
 def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
-    """k-fold CV of featurizer + estimator on the training split (`evaluate.cv_folds`).
+    """k-fold CV of featurizer + estimator on the training split ({"folds": 0} if skipped).
 
     The featurizer is fitted inside each fold, so no fold sees its held-out rows.
     """
-    from sklearn.model_selection import StratifiedKFold, cross_validate
+    from sklearn.metrics import f1_score, make_scorer
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
     from sklearn.pipeline import make_pipeline
 
     from .featurize import build_featurizer
     from .models import build_estimator
 
-    y = pd.Categorical(train_rows[cfg["data"]["target"]]).codes
-    folds, most = cfg["evaluate"]["cv_folds"], cfg["evaluate"]["cv_auto_max_rows"]
-    if folds == "auto":  # k trainings more: worth it on small data, hours on big data
-        folds = 5 if len(train_rows) <= most else 0
-        if not folds:
-            print(
-                f"evaluate: cross-validation skipped ({len(train_rows):,} training rows > "
-                f"evaluate.cv_auto_max_rows={most:,}); ask for it with -S evaluate.cv_folds=5"
-            )
-    folds = min(int(folds), int(np.bincount(y).min()))
-    if folds < 2:
+    task, y = task_of(cfg["data"]), train_rows[cfg["data"]["target"]]
+    folds = cv_folds(cfg, len(train_rows))
+    if task == "classification":
+        folds = min(folds, int(y.value_counts().min()))
+        splitter = (
+            StratifiedKFold(folds, shuffle=True, random_state=cfg["seed"]) if folds > 1 else None
+        )
+    else:
+        splitter = KFold(folds, shuffle=True, random_state=cfg["seed"]) if folds > 1 else None
+    if splitter is None:
         return {"folds": 0}
-    binary = y.max() == 1  # the same averaging as classification_metrics
-    scoring = {
-        "accuracy": "accuracy",
-        "f1": "f1" if binary else "f1_macro",
-        "roc_auc": "roc_auc" if binary else "roc_auc_ovr",
-    }
-    estimator = build_estimator(cfg["model"], n_rows=len(train_rows) * (folds - 1) // folds)
+    n_rows = len(train_rows) * (folds - 1) // folds
+    estimator = build_estimator(cfg["model"], n_rows=n_rows, task=task)
     pipeline = make_pipeline(build_featurizer(cfg["data"]), estimator)
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg["seed"])
+    scoring = dict(CV_SCORING[task])
+    if task == "classification" and y.nunique() == 2:  # the positive class, as in metrics.py
+        positive = sorted(y.astype(str).unique())[1]
+        scoring |= {"f1": make_scorer(f1_score, pos_label=positive), "roc_auc": "roc_auc"}
     scores = cross_validate(pipeline, train_rows, y, cv=splitter, scoring=scoring)
     result: dict[str, float] = {"folds": folds}
     for name in scoring:
-        result[f"{name}_mean"] = round(float(scores[f"test_{name}"].mean()), 6)
-        result[f"{name}_std"] = round(float(scores[f"test_{name}"].std()), 6)
+        values = (
+            np.abs(scores[f"test_{name}"]) if name in ("mae", "rmse") else scores[f"test_{name}"]
+        )
+        result[f"{name}_mean"] = round(float(values.mean()), 6)
+        result[f"{name}_std"] = round(float(values.std()), 6)
     return result
 
 
-def importance(model, rows: pd.DataFrame, labels: pd.Series, cfg: Config) -> pd.DataFrame:
-    """Permutation importance: how much macro F1 drops when one column is shuffled.
+def importance(model, rows: pd.DataFrame, target: str, cfg: Config) -> pd.DataFrame:
+    """Permutation importance: how much the score drops when one column is shuffled.
 
     Model-agnostic (the MLP too) and measured on the test split (a seeded sample of
     `evaluate.importance_max_rows` rows when larger), per raw column.
@@ -72,12 +106,11 @@ def importance(model, rows: pd.DataFrame, labels: pd.Series, cfg: Config) -> pd.
     columns = feature_columns(cfg["data"])
     if len(rows) > (most := cfg["evaluate"]["importance_max_rows"]):  # seconds, not hours
         rows = rows.sample(most, random_state=cfg["seed"])
-        labels = labels.loc[rows.index]
     result = permutation_importance(
         model,
         rows[columns],
-        labels,
-        scoring="f1_macro",
+        rows[target],
+        scoring=IMPORTANCE_SCORING[task_of(cfg["data"])][0],
         n_repeats=int(cfg["evaluate"]["importance_repeats"]),
         random_state=cfg["seed"],
     )
@@ -87,47 +120,64 @@ def importance(model, rows: pd.DataFrame, labels: pd.Series, cfg: Config) -> pd.
     return table.round(6).sort_values("importance", ascending=False, kind="stable")
 
 
-def confident_mistakes(rows, labels, proba, classes, n: int = 10) -> pd.DataFrame:
-    """The test rows the model got wrong with the most confidence: where to look first."""
-    predicted = np.asarray(classes)[proba.argmax(1)]
-    table = rows.assign(actual=labels.to_numpy(), predicted=predicted, confidence=proba.max(1))
-    wrong = table[table["actual"] != table["predicted"]]
-    return wrong.sort_values("confidence", ascending=False, kind="stable").head(n).round(4)
+def classification_scores(model, rows: dict, target: str, reports):
+    """Every split's metrics, the majority baseline's, and the most confidently wrong rows."""
+    classes = [str(c) for c in model.classes_]
+    y = {n: pd.Categorical(df[target], categories=classes).codes for n, df in rows.items()}
+    proba = {name: model.predict_proba(df) for name, df in rows.items()}
+    by_split = {n: classification_metrics(y[n], proba[n]) for n in SPLITS}
+    baseline = classification_metrics(
+        y["test"], majority_baseline(y["train"], len(y["test"]), len(classes))
+    )
+    per_class = per_class_report(y["test"], proba["test"], classes)
+    (reports / "plots").mkdir(parents=True, exist_ok=True)
+    (reports / "plots" / "per_class.json").write_text(json.dumps(per_class, indent=2) + "\n")
+    curve_tables(y["test"], proba["test"], classes, reports / "plots")
+    classification_figures(y["test"], proba["test"], classes, reports / "figures")
+    test = rows["test"].assign(
+        predicted=np.asarray(classes)[proba["test"].argmax(axis=1)],
+        confidence=proba["test"].max(axis=1),
+    )
+    wrong = test[test["predicted"] != test[target].astype(str)]
+    return by_split, baseline, wrong.sort_values("confidence", ascending=False, kind="stable")
+
+
+def regression_scores(model, rows: dict, target: str, reports):
+    """Every split's metrics, the mean baseline's, and the rows with the largest errors."""
+    y = {name: df[target].to_numpy(dtype=float) for name, df in rows.items()}
+    predicted = {name: model.predict(df) for name, df in rows.items()}
+    by_split = {n: regression_metrics(y[n], predicted[n]) for n in SPLITS}
+    baseline = regression_metrics(y["test"], mean_baseline(y["train"], len(y["test"])))
+    regression_figures(y["test"], predicted["test"], reports / "figures")
+    test = rows["test"].assign(
+        predicted=predicted["test"], abs_error=np.abs(y["test"] - predicted["test"])
+    )
+    return by_split, baseline, test.sort_values("abs_error", ascending=False, kind="stable")
 
 
 def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
     model = load_trusted(paths.model)
     scorer = model[1:]  # the splits are clean already: skip the row-cleaning step
-    target, classes = cfg["data"]["target"], [str(c) for c in model.classes_]
+    target, task = cfg["data"]["target"], task_of(cfg["data"])
     rows = {name: pd.read_parquet(paths.split(name)) for name in SPLITS}
-    y = {name: pd.Categorical(df[target], categories=classes).codes for name, df in rows.items()}
-    proba = {name: scorer.predict_proba(df) for name, df in rows.items()}
-    scores = {name: classification_metrics(y[name], proba[name]) for name in SPLITS}
-    baseline = classification_metrics(
-        y["test"], majority_baseline(y["train"], len(y["test"]), len(classes))
-    )
-    metrics = {
-        **scores["test"],
-        "train": scores["train"],
-        "val": scores["val"],
-        "baseline": baseline,
-        "lift": difference(scores["test"], baseline),
-        "gap": difference(scores["train"], scores["test"]),
-    }
-    metrics["cv"] = cross_validation(cfg, rows["train"])  # {"folds": 0} when skipped
-
     reports = paths.reports
-    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "figures").mkdir(parents=True, exist_ok=True)
+    score = regression_scores if task == "regression" else classification_scores
+    by_split, baseline, worst = score(scorer, rows, target, reports)
+    worst.head(10).round(4).to_csv(reports / "mistakes.csv", index=False)
+    metrics = {
+        **by_split["test"],
+        "train": by_split["train"],
+        "val": by_split["val"],
+        "baseline": baseline,
+        "lift": difference(by_split["test"], baseline),
+        "gap": difference(by_split["train"], by_split["test"]),
+        "cv": cross_validation(cfg, rows["train"]),
+    }
     (reports / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    per_class = per_class_report(y["test"], proba["test"], classes)
-    (reports / "per_class.json").write_text(json.dumps(per_class, indent=2) + "\n")
-    ranked = importance(scorer, rows["test"], rows["test"][target], cfg)
+    ranked = importance(scorer, rows["test"], target, cfg)
     ranked.to_csv(reports / "importance.csv", index=False)
-    test_features = rows["test"].drop(columns=target)
-    mistakes = confident_mistakes(test_features, rows["test"][target], proba["test"], classes)
-    mistakes.to_csv(reports / "mistakes.csv", index=False)
-    curve_tables(y["test"], proba["test"], classes, reports / "plots")
-    evaluation_figures(y["test"], proba["test"], classes, ranked, reports / "figures")
+    importance_figure(ranked, IMPORTANCE_SCORING[task][1], reports / "figures")
     return metrics
 
 
@@ -135,8 +185,10 @@ def main() -> None:
     cfg = load_params()
     paths = Paths()
     metrics = evaluate(cfg, paths)
-    shown = "  ".join(f"{k}={metrics[k]:.3f}" for k in ("accuracy", "f1", "roc_auc"))
-    print(f"evaluate (test): {shown}  lift over majority f1={metrics['lift']['f1']:+.3f}")
+    headline = HEADLINE[task_of(cfg["data"])]
+    shown = "  ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+    lift = metrics["lift"][headline]
+    print(f"evaluate (test): {shown}  lift over the baseline: {headline} {lift:+.3f}")
     from . import tracking  # MLflow is imported only when the run is tracked
 
     if tracking.enabled(cfg):

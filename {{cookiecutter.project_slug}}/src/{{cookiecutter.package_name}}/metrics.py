@@ -1,14 +1,23 @@
 """The metrics every run reports, under the same names everywhere.
 
-Accuracy alone hides a model that ignores a rare class, so precision, recall, F1,
-ROC-AUC and PR-AUC (average precision) are always reported beside it. With two
-classes they are those of the positive class (the second label in sorted order);
+Classification: accuracy alone hides a model that ignores a rare class, so precision,
+recall, F1, ROC-AUC and PR-AUC (average precision) are always reported beside it. With
+two classes they are those of the positive class (the second label in sorted order);
 with more, macro averages: each class counts the same however rare it is.
+Regression: mean absolute error and root mean squared error (in the target's units;
+RMSE punishes large misses more) and R² (1 = perfect, 0 = no better than the mean).
 """
 
 import numpy as np
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
+REGRESSION_METRICS = ("mae", "rmse", "r2")
+HEADLINE = {"classification": "f1", "regression": "r2"}  # what tables rank by default
+LOWER_IS_BETTER = {"mae", "rmse"}
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    return REGRESSION_METRICS if task == "regression" else METRICS
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
@@ -49,8 +58,24 @@ def majority_baseline(y_train: np.ndarray, n_rows: int, n_classes: int) -> np.nd
     return proba
 
 
+def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
+    values = (
+        mean_absolute_error(y_true, predicted),
+        root_mean_squared_error(y_true, predicted),
+        r2_score(y_true, predicted),
+    )
+    return {name: round(float(v), 6) for name, v in zip(REGRESSION_METRICS, values, strict=True)}
+
+
+def mean_baseline(y_train: np.ndarray, n_rows: int) -> np.ndarray:
+    """Predictions of a model that always says the training mean (R² about 0)."""
+    return np.full(n_rows, float(np.mean(y_train)))
+
+
 def difference(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
-    return {k: round(a[k] - b[k], 6) for k in METRICS}
+    return {k: round(a[k] - b[k], 6) for k in a}
 
 
 def per_class_report(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict:

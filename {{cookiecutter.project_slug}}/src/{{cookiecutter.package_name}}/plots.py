@@ -59,8 +59,8 @@ def curve_tables(y_true, proba, classes: list[str], out: Path) -> None:
         )
 
 
-def evaluation_figures(y_true, proba, classes: list[str], importance, out: Path) -> list[Path]:
-    """PNGs for MLflow, `dvc plots show` and the model card: confusion, ROC, importance."""
+def classification_figures(y_true, proba, classes: list[str], out: Path) -> list[Path]:
+    """PNGs for MLflow, `dvc plots show` and the model card: confusion matrix, ROC."""
     from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
     plt = pyplot()
@@ -82,10 +82,40 @@ def evaluation_figures(y_true, proba, classes: list[str], importance, out: Path)
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.set_title("ROC, each class against the rest (test split)")
     paths.append(save(fig, out / "roc.png"))
+    plt.close("all")
+    return paths
+
+
+def regression_figures(y_true, predicted, out: Path) -> list[Path]:
+    """Predicted against actual (on the diagonal = right) and the residuals (errors)."""
+    import pandas as pd
+
+    plt = pyplot()
+    (out.parent / "plots").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"actual": y_true, "predicted": predicted}).round(6).to_csv(
+        out.parent / "plots" / "predicted_vs_actual.csv", index=False
+    )
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.scatter(y_true, predicted, s=10, alpha=0.6)
+    low, high = min(y_true.min(), predicted.min()), max(y_true.max(), predicted.max())
+    ax.plot([low, high], [low, high], "k--", lw=1)
+    ax.set(title="Predicted against actual (test split)", xlabel="actual", ylabel="predicted")
+    paths = [save(fig, out / "predicted_vs_actual.png")]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.scatter(predicted, y_true - predicted, s=10, alpha=0.6)
+    ax.axhline(0, color="k", lw=1)
+    ax.set(title="Residuals (test split)", xlabel="predicted", ylabel="actual - predicted")
+    paths.append(save(fig, out / "residuals.png"))
+    plt.close("all")
+    return paths
+
+
+def importance_figure(importance, score: str, out: Path) -> Path:
+    plt = pyplot()
     top = importance.head(20).iloc[::-1]  # the strongest at the top
     fig, ax = plt.subplots(figsize=(6, 1 + 0.3 * len(top)))
     ax.barh(top["feature"], top["importance"], xerr=top["std"], color="tab:blue")
-    ax.set(title="Permutation importance (test split)", xlabel="drop in macro F1 when shuffled")
-    paths.append(save(fig, out / "importance.png"))
+    ax.set(title="Permutation importance (test split)", xlabel=f"drop in {score} when shuffled")
+    path = save(fig, out / "importance.png")
     plt.close("all")
-    return paths
+    return path

@@ -17,7 +17,16 @@ from .config import Config, Paths, load_params
 from .errors import PipelineError, run_cli
 
 MIN_ROWS_PER_CLASS = 3  # one each for train, validation and test
+MAX_CLASSES = 50  # more distinct numbers than this in a classification target: regression?
 SPLITS = ("train", "val", "test")
+TASKS = ("classification", "regression")
+
+
+def task_of(data_cfg: Config) -> str:
+    task = data_cfg.get("task", "classification")
+    if task not in TASKS:
+        raise PipelineError(f"data.task={task!r} is not valid: use classification or regression")
+    return task
 
 
 def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
@@ -162,17 +171,40 @@ def outliers(df: pd.DataFrame, columns: list[str], k: float) -> dict[str, int]:
     return counts
 
 
+def target_values(column: pd.Series, data_cfg: Config) -> pd.Series:
+    """The target as the task needs it: numbers (regression) or labels as typed."""
+    name = data_cfg["target"]
+    if task_of(data_cfg) == "regression":
+        numbers = pd.to_numeric(column, errors="coerce").replace([np.inf, -np.inf], np.nan)
+        if column.notna().any() and numbers.notna().sum() < 0.5 * column.notna().sum():
+            raise PipelineError(
+                f"target {name!r} holds text such as {column.dropna().iloc[0]!r}, not numbers: "
+                "set data.task: classification, or fix the values"
+            )
+        return numbers
+    labels = normalise(column, (data_cfg.get("synonyms") or {}).get(name), lower=False)
+    numbers = pd.to_numeric(labels, errors="coerce")
+    if numbers.notna().all() and labels.nunique() > MAX_CLASSES:
+        raise PipelineError(
+            f"target {name!r} holds {labels.nunique()} different numbers: a classifier would "
+            "treat each as a class; set data.task: regression to predict the number"
+        )
+    return labels
+
+
 def clean(df: pd.DataFrame, data_cfg: Config) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Validate and clean a raw table; return the clean table and what was done."""
     validate_schema(df, data_cfg)
     target = data_cfg["target"]
     features = clean_rows(df, data_cfg)
-    labels = normalise(df[target], (data_cfg.get("synonyms") or {}).get(target), lower=False)
+    labels = target_values(df[target], data_cfg)
     summary: dict[str, Any] = {"rows_in": len(df)}
     summary["unparseable_numbers"] = {
         c: int((df[c].notna() & features[c].isna()).sum()) for c in data_cfg["numeric"]
     }
-    fixed = {c: features[c] for c in data_cfg["categorical"]} | {target: labels}
+    fixed = {c: features[c] for c in data_cfg["categorical"]}
+    if task_of(data_cfg) == "classification":
+        fixed[target] = labels
     summary["categories_fixed"] = {
         c: int((values.fillna("\0") != df[c].fillna("\0")).sum()) for c, values in fixed.items()
     }
@@ -199,12 +231,17 @@ def clean(df: pd.DataFrame, data_cfg: Config) -> tuple[pd.DataFrame, dict[str, A
 
 
 def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFrame]:
-    """Stratified, seeded train/validation/test split."""
+    """Seeded train/validation/test split, stratified by class for classification."""
     from sklearn.model_selection import train_test_split
 
     target = data_cfg["target"]
     counts = df[target].value_counts()
-    if len(counts) < 2:
+    regression = task_of(data_cfg) == "regression"
+    if regression and len(counts) < 2:
+        raise PipelineError(f"target {target!r} is constant: there is nothing to predict")
+    if regression:
+        counts = pd.Series({"all rows": len(df)})  # no classes: only the total must suffice
+    elif len(counts) < 2:
         only = repr(counts.index[0]) if len(counts) else "none"
         raise PipelineError(
             f"target {target!r} has a single class ({only}): a classifier needs at least two"
@@ -217,10 +254,16 @@ def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFra
     sizes = data_cfg["split"]
     try:
         rest, test = train_test_split(
-            df, test_size=sizes["test_size"], random_state=seed, stratify=df[target]
+            df,
+            test_size=sizes["test_size"],
+            random_state=seed,
+            stratify=None if regression else df[target],
         )
         train, val = train_test_split(
-            rest, test_size=sizes["val_size"], random_state=seed, stratify=rest[target]
+            rest,
+            test_size=sizes["val_size"],
+            random_state=seed,
+            stratify=None if regression else rest[target],
         )
     except ValueError as exc:
         raise PipelineError(

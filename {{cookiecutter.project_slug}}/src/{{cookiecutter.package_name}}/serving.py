@@ -56,9 +56,13 @@ def load_trusted(path: Path):
 
 
 def predict(model, rows: pd.DataFrame, target: str) -> pd.DataFrame:
-    """The input rows plus `predicted_<target>` and one `proba_<class>` column per class."""
-    proba = model.predict_proba(rows)
+    """The input rows plus `predicted_<target>` and, for a classifier, one `proba_<class>`
+    column per class."""
     out = rows.copy()
+    if not hasattr(model, "predict_proba"):  # a regressor: the number is the answer
+        out[f"predicted_{target}"] = model.predict(rows)
+        return out
+    proba = model.predict_proba(rows)
     out[f"predicted_{target}"] = model.classes_[proba.argmax(axis=1)]
     for i, name in enumerate(model.classes_):
         out[f"proba_{name}"] = proba[:, i]

@@ -28,6 +28,7 @@ import yaml
 
 from .config import Config, Paths
 from .errors import PipelineError
+from .metrics import HEADLINE
 
 PACKAGE = __package__ or __name__.rpartition(".")[0]
 SWITCH = f"{PACKAGE.upper()}_TRACKING"
@@ -71,7 +72,10 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def run_params(cfg: Config) -> dict[str, str]:
     """What was run: data, seed and the model's own settings (the MLP's include the trainer's)."""
-    chosen = {"seed": cfg["seed"], "data": cfg["data"], "model": cfg["model"]}
+    model = {k: v for k, v in cfg["model"].items() if k != "regression"}
+    if cfg["data"].get("task") == "regression":  # the regressor's settings, not the classifier's
+        model = {"name": cfg["model"]["name"], **cfg["model"]["regression"]}
+    chosen = {"seed": cfg["seed"], "data": cfg["data"], "model": model}
     return {
         k: json.dumps(v) if isinstance(v, list | dict) else str(v)
         for k, v in flatten(chosen).items()
@@ -191,6 +195,7 @@ def log_run(
     _experiment(cfg)
     root = Path.cwd()
     model_name, data_name = cfg["model"]["name"], cfg["data"]["name"]
+    key = HEADLINE[cfg["data"].get("task", "classification")]
     tags = {
         **_process_tags(kind),
         "model": model_name,
@@ -215,9 +220,9 @@ def log_run(
             {
                 "mlflow.runName": f"{model_name}-{data_name}-{variation}",
                 "mlflow.note.content": (
-                    f"{model_name} on {data_name}: test f1 {metrics['f1']:.3f}, "
-                    f"lift over the majority baseline {metrics['lift']['f1']:+.3f}, "
-                    f"train-test gap {metrics['gap']['f1']:+.3f}. "
+                    f"{model_name} on {data_name}: test {key} {metrics[key]:.3f}, "
+                    f"lift over the baseline {metrics['lift'][key]:+.3f}, "
+                    f"train-test gap {metrics['gap'][key]:+.3f}. "
                     f"Re-run it with `make reproduce RUN={run_id}`."
                 ),
                 "reproduce.command": f"make reproduce RUN={run_id}",

@@ -15,6 +15,7 @@ import pandas as pd
 from .config import Config, Paths, load_params
 from .errors import run_cli
 from .models import build_estimator
+from .prepare import task_of
 from .serving import build_pipeline, load_trusted
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_accuracy", "lr"]
@@ -26,7 +27,7 @@ def train(cfg: Config, paths: Paths):
     featurizer = load_trusted(paths.featurizer)
     train_rows = pd.read_parquet(paths.split("train"))
     val_rows = pd.read_parquet(paths.split("val"))
-    estimator = build_estimator(cfg["model"], n_rows=len(train_rows))
+    estimator = build_estimator(cfg["model"], len(train_rows), task_of(cfg["data"]))
     fit_params = {}
     if "eval_set" in inspect.signature(estimator.fit).parameters:
         # Models that train in epochs (the MLP) stop early on the validation split.

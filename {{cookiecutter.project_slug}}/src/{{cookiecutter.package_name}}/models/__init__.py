@@ -3,8 +3,9 @@
 A model file names a class (`_target_`) and its keyword arguments; Hydra's `instantiate`
 builds it. So any scikit-learn estimator is one YAML file away, and `Pipeline`,
 `cross_validate`, `clone` and joblib work for every model, the PyTorch MLP (mlp.py) included.
-A model whose cost grows faster than the data (the kernel SVM) names a scalable equivalent
-under `large_data`, built instead above `large_data.max_rows` training rows.
+Two optional sections choose another estimator: `regression` (what the model is for
+`data.task: regression`) and `large_data` (a scalable equivalent, built above
+`large_data.max_rows` training rows, for models whose cost grows faster than the data).
 """
 
 import inspect
@@ -13,14 +14,24 @@ from typing import Any
 from ..errors import PipelineError
 
 
-def build_estimator(model_cfg: dict[str, Any], n_rows: int | None = None):
+def build_estimator(
+    model_cfg: dict[str, Any], n_rows: int | None = None, task: str = "classification"
+):
     """The unfitted estimator for a `model` config (its `name` is only a label)."""
     from hydra.errors import InstantiationException
     from hydra.utils import get_object, instantiate
 
     name = model_cfg.get("name", "?")
-    spec = {k: v for k, v in model_cfg.items() if k not in ("name", "large_data")}
-    large = model_cfg.get("large_data")
+    spec = model_cfg
+    if task == "regression":
+        if "regression" not in model_cfg:
+            raise PipelineError(
+                f"model {name!r} has no regression version: add a `regression:` section with "
+                "a regressor's `_target_` to its conf/model file, or use data.task: classification"
+            )
+        spec = model_cfg["regression"]
+    large = spec.get("large_data")
+    spec = {k: v for k, v in spec.items() if k not in ("name", "large_data", "regression")}
     if large and n_rows is not None and n_rows > large["max_rows"]:
         spec = large["estimator"]
         print(
