@@ -1,6 +1,6 @@
 """The PyTorch trainer (devices, settings, determinism, early stopping, checkpoints, interrupts,
-the DataLoader path, torchrun) and MLPClassifier, the scikit-learn estimator around it.
-CPU unless a GPU is present."""
+the DataLoader path, torchrun, both tasks) and MLPClassifier / MLPRegressor, the scikit-learn
+estimators around it. CPU unless a GPU is present."""
 
 import errno
 import math
@@ -20,16 +20,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 from sklearn.base import clone
+from sklearn.metrics import r2_score
 from sklearn.model_selection import cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from trainer_helpers import DEFAULTS, SMALL, blobs, network, settings, train
+from trainer_helpers import DEFAULTS, SMALL, blobs, linear, network, settings, train
 
 import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.models import checkpoints
 from {{ cookiecutter.package_name }}.models.devices import resolve_device
-from {{ cookiecutter.package_name }}.models.mlp import MLPClassifier
+from {{ cookiecutter.package_name }}.models.mlp import MLPClassifier, MLPRegressor
 from {{ cookiecutter.package_name }}.models.trainer import (
     ConfigError,
     TrainerConfig,
@@ -333,7 +334,8 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_torchrun_with_two_cpu_processes_matches_one_process(tmp_path):
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_torchrun_with_two_cpu_processes_matches_one_process(tmp_path, task):
     """Two processes split every batch and average gradients: the same training, up to rounding.
 
     Tolerance: weights within 1e-5 and losses within 1e-5 (relative) of one process after five
@@ -343,7 +345,7 @@ def test_torchrun_with_two_cpu_processes_matches_one_process(tmp_path):
     out = tmp_path / "ddp.pt"
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc-per-node=2",
                "--master-addr=127.0.0.1", f"--master-port={free_port()}",
-               str(HELPER), str(out), "--rows", "2007"]  # fmt: skip
+               str(HELPER), str(out), "--rows", "2007", "--task", task]  # fmt: skip
     done = subprocess.run(
         command, env=subprocess_env(), capture_output=True, text=True, timeout=120
     )
@@ -351,17 +353,20 @@ def test_torchrun_with_two_cpu_processes_matches_one_process(tmp_path):
     result = torch.load(out, weights_only=True)
     assert result["summary"]["world_size"] == 2
 
-    single, history, _ = train(settings(), data=blobs(rows=2007))
+    data = (linear if task == "regression" else blobs)(rows=2007)
+    single, history, _ = train(settings(), data=data, task=task)
     assert len(result["history"]) == len(history)
     for ddp_epoch, one_epoch in zip(result["history"], history, strict=True):
+        assert ddp_epoch.keys() == one_epoch.keys()
         assert ddp_epoch["train_loss"] == pytest.approx(one_epoch["train_loss"], rel=1e-5)
         assert ddp_epoch["val_loss"] == pytest.approx(one_epoch["val_loss"], rel=1e-5)
-        assert abs(ddp_epoch["val_accuracy"] - one_epoch["val_accuracy"]) <= 0.005
+        if task == "classification":
+            assert abs(ddp_epoch["val_accuracy"] - one_epoch["val_accuracy"]) <= 0.005
     for name, weight in single.state_dict().items():
         torch.testing.assert_close(result["weights"][name], weight, atol=1e-5, rtol=1e-5)
 
 
-# ---- MLPClassifier: the scikit-learn estimator ------------------------------------------------
+# ---- MLPClassifier and MLPRegressor: the scikit-learn estimators --------------------------
 
 
 SPECIES = np.array(["Adelie", "Chinstrap", "Gentoo"])
@@ -371,6 +376,12 @@ def labelled(rows: int = 1000):
     """blobs() with string labels, as the train stage passes them."""
     x_train, y_train, x_val, y_val = blobs(rows)
     return x_train, SPECIES[y_train], x_val, SPECIES[y_val]
+
+
+def in_units(rows: int = 1000):
+    """linear() in other units (a price, say): the regressor must scale y itself."""
+    x_train, y_train, x_val, y_val = linear(rows)
+    return x_train, 2000 + 300 * y_train, x_val, 2000 + 300 * y_val
 
 
 def test_mlp_learns_string_labels_and_reports_its_training():
@@ -397,19 +408,23 @@ def test_mlp_without_eval_set_holds_out_a_seeded_validation_split():
     assert all((h["val_accuracy"] * held_out) % 1 < 1e-6 for h in a.history_)
 
 
-def test_mlp_works_with_clone_cross_validate_pipeline_and_joblib(tmp_path):
-    x, y, x_test, _ = labelled(600)
-    model = MLPClassifier(hidden_sizes=[8], dropout=0.0, trainer={**SMALL, "lr": 0.02})
+@pytest.mark.parametrize(
+    ("estimator", "data"), [(MLPClassifier, labelled), (MLPRegressor, in_units)]
+)
+def test_mlp_works_with_clone_cross_validate_pipeline_and_joblib(tmp_path, estimator, data):
+    x, y, x_test, _ = data(600)
+    model = estimator(hidden_sizes=[8], dropout=0.0, trainer={**SMALL, "lr": 0.02})
     copy = clone(model)
     assert copy.get_params() == model.get_params() and not hasattr(copy, "net_")
     pipeline = make_pipeline(StandardScaler(), model)
-    scores = cross_validate(pipeline, x, y, cv=3)
+    scores = cross_validate(pipeline, x, y, cv=3)  # accuracy, or R² for the regressor
     assert len(scores["test_score"]) == 3 and min(scores["test_score"]) > 0.6
 
-    pipeline.set_params(mlpclassifier__dropout=0.1).fit(x, y)
+    pipeline.set_params(**{f"{estimator.__name__.lower()}__dropout": 0.1}).fit(x, y)
     joblib.dump(pipeline, tmp_path / "model.joblib")
     again = joblib.load(tmp_path / "model.joblib")
-    np.testing.assert_array_equal(again.predict_proba(x_test), pipeline.predict_proba(x_test))
+    output = "predict_proba" if hasattr(pipeline, "predict_proba") else "predict"
+    np.testing.assert_array_equal(getattr(again, output)(x_test), getattr(pipeline, output)(x_test))
 
 
 @pytest.mark.parametrize(
@@ -427,6 +442,76 @@ def test_mlp_bad_params_fail_in_one_line(params, message, no_gpu):
     with pytest.raises(ConfigError) as info:
         MLPClassifier(**params).fit(x, y)
     assert re.search(re.escape(message), str(info.value)) and "\n" not in str(info.value)
+
+
+# ---- regression: the trainer's mean squared error and MLPRegressor ----------------------------
+
+
+def test_regression_reports_the_loss_without_accuracy():
+    _, history, summary = train(settings(max_epochs=4), task="regression")
+    assert set(history[0]) == {"epoch", "train_loss", "val_loss", "lr"}
+    assert history[-1]["val_loss"] < 0.3 < history[0]["train_loss"]  # of y's variance 1
+    assert summary["best_val_loss"] == min(h["val_loss"] for h in history)
+    assert "best_val_accuracy" not in summary
+
+
+def test_regression_refuses_to_watch_accuracy_in_one_line():
+    with pytest.raises(ConfigError) as info:
+        train(settings(monitor="val_accuracy"), task="regression")
+    message = "trainer.monitor='val_accuracy' does not suit regression: use val_loss"
+    assert message in str(info.value) and "\n" not in str(info.value)
+    x, y, _, _ = linear(200)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        MLPRegressor(trainer={**SMALL, "monitor": "val_accuracy"}).fit(x, y)
+
+
+def test_regression_interrupt_then_resume_is_bit_for_bit_the_same(tmp_path):
+    config = settings(checkpoint_dir=str(tmp_path), max_epochs=3)
+    reference, history_reference, _ = train(settings(max_epochs=3), task="regression")
+    net = network(outputs=1)
+    signal_at_step(net, 40, signal.SIGINT)  # step 15 of epoch 2
+    with pytest.raises(TrainingInterrupted):
+        train(config, net=net, task="regression")
+    resumed, history, summary = train(config, task="regression")
+    assert summary["resumed_from_epoch"] == pytest.approx(1.6)
+    assert history == history_reference
+    assert same_weights(resumed.state_dict(), reference.state_dict())
+
+
+def test_mlp_regressor_learns_a_linear_target_in_its_own_units():
+    x_train, y_train, x_val, y_val = in_units()
+    model = MLPRegressor(hidden_sizes=[16], dropout=0.0, trainer={**SMALL, "lr": 0.01})
+    assert model.fit(x_train, y_train, eval_set=(x_val, y_val)) is model
+    predicted = model.predict(x_val)
+    assert predicted.shape == (len(x_val),) and predicted.dtype == np.float64
+    # The noise leaves R² = 0.94 to a linear regression; 5 epochs come close.
+    assert r2_score(y_val, predicted) > 0.9 and model.score(x_val, y_val) > 0.9
+    assert model.y_mean_ == pytest.approx(2000, abs=30) and model.y_scale_ > 200
+    assert len(model.history_) == 5 == model.fit_summary_["epochs_run"]
+    assert "val_accuracy" not in model.history_[0] and model.n_features_in_ == x_train.shape[1]
+    # The history is in standardised units: its best val_loss is the MSE over y_scale_².
+    mse = np.mean((predicted - y_val) ** 2) / model.y_scale_**2
+    assert mse == pytest.approx(model.fit_summary_["best_val_loss"], rel=1e-4)
+    assert next(model.net_.parameters()).device.type == "cpu"
+
+
+def test_mlp_regressor_same_seed_same_predictions_and_a_seeded_hold_out():
+    x, y, x_test, _ = in_units(600)
+    params = dict(hidden_sizes=[8], dropout=0.2, trainer={**SMALL, "max_epochs": 2})
+    a, b = MLPRegressor(**params).fit(x, y), MLPRegressor(**params).fit(x, y)
+    c = MLPRegressor(**params, random_state=1).fit(x, y)
+    assert a.history_ == b.history_ != c.history_
+    np.testing.assert_array_equal(a.predict(x_test), b.predict(x_test))
+    assert not np.array_equal(a.predict(x_test), c.predict(x_test))
+    assert a.y_mean_ != np.mean(y)  # mean of the training rows only, not the held-out ones
+
+
+def test_mlp_regressor_refuses_labels_in_one_line():
+    x, y, _, _ = labelled(100)
+    with pytest.raises(ValueError) as info:
+        MLPRegressor(trainer=SMALL).fit(x, y)
+    assert "MLPRegressor needs a numeric target, not labels such as" in str(info.value)
+    assert "use MLPClassifier" in str(info.value) and "\n" not in str(info.value)
 
 
 # ---- GPU (skipped without one) ----------------------------------------------------------------
@@ -472,3 +557,16 @@ def test_mlp_trained_on_cuda_lives_on_the_cpu_afterwards(tmp_path):
     assert next(model.net_.parameters()).device.type == "cpu"
     joblib.dump(model, tmp_path / "model.joblib")
     assert joblib.load(tmp_path / "model.joblib").score(x_val, y_val) > 0.8
+
+
+@GPU
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_cuda_regression_with_mixed_precision(precision):
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bf16")
+    x_train, y_train, x_val, y_val = in_units()
+    trainer = {**SMALL, "device": "cuda", "precision": precision, "lr": 0.01}
+    model = MLPRegressor(hidden_sizes=[16], dropout=0.0, trainer=trainer)
+    model.fit(x_train, y_train, eval_set=(x_val, y_val))
+    assert model.fit_summary_["precision"] == {"bf16": "bfloat16", "fp16": "float16"}[precision]
+    assert model.score(x_val, y_val) > 0.9

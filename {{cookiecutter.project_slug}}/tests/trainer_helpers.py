@@ -3,6 +3,7 @@
 The subprocess tests run this file as a script, alone or under torchrun:
 
     python tests/trainer_helpers.py OUT.pt [--checkpoint-dir DIR] [--step-sleep SECONDS]
+        [--task regression]
     torchrun --nproc-per-node=2 --master-addr=127.0.0.1 --master-port=PORT \
         tests/trainer_helpers.py OUT.pt
 
@@ -50,7 +51,18 @@ def blobs(rows: int = 2000, seed: int = 0, noise: float = 0.3, random_labels: bo
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
-def network(dropout: float = 0.0, seed: int = 0) -> nn.Sequential:
+def linear(rows: int = 2000, seed: int = 0, noise: float = 0.3):
+    """A learnable regression problem, standardised: y = a linear function of x plus noise,
+    x_train, y_train, x_val, y_val (80/20); the noise leaves about 10% of y's variance."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, FEATURES)).astype(np.float32)
+    y = x @ rng.normal(size=FEATURES) + rng.normal(scale=noise * FEATURES**0.5, size=rows)
+    y = ((y - y.mean()) / y.std()).astype(np.float32)
+    cut = rows * 4 // 5
+    return x[:cut], y[:cut], x[cut:], y[cut:]
+
+
+def network(dropout: float = 0.0, seed: int = 0, outputs: int = CLASSES) -> nn.Sequential:
     torch.manual_seed(seed)
     return nn.Sequential(
         nn.Linear(FEATURES, 32),
@@ -58,14 +70,17 @@ def network(dropout: float = 0.0, seed: int = 0) -> nn.Sequential:
         nn.Dropout(dropout),
         nn.Linear(32, 32),
         nn.ReLU(),
-        nn.Linear(32, CLASSES),
+        nn.Linear(32, outputs),
     )
 
 
-def train(config, *, seed: int = 0, dropout: float = 0.0, data=None, net=None):
-    """Train; return (network, history, summary)."""
-    net = net if net is not None else network(dropout, seed)
-    history, summary = fit(net, *(data or blobs()), config, seed=seed)
+def train(config, *, seed=0, dropout=0.0, data=None, net=None, task="classification"):
+    """Train; return (network, history, summary). task="regression": linear() data and one
+    output, unless data or net say otherwise."""
+    regression = task == "regression"
+    net = net if net is not None else network(dropout, seed, 1 if regression else CLASSES)
+    data = data or (linear() if regression else blobs())
+    history, summary = fit(net, *data, config, seed=seed, task=task)
     return net, history, summary
 
 
@@ -77,13 +92,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--step-sleep", type=float, default=0.0, help="slow each step down")
+    parser.add_argument("--task", default="classification")
     args = parser.parse_args()
     config = settings(max_epochs=args.epochs, checkpoint_dir=args.checkpoint_dir)
-    net = network(args.dropout)
+    regression = args.task == "regression"
+    net = network(args.dropout, outputs=1 if regression else CLASSES)
     if args.step_sleep:  # gives the test time to send a signal; changes no number
         net.register_forward_pre_hook(lambda module, inputs: time.sleep(args.step_sleep))
     try:
-        net, history, summary = train(config, net=net, data=blobs(args.rows))
+        data = (linear if regression else blobs)(args.rows)
+        net, history, summary = train(config, net=net, data=data, task=args.task)
     except TrainingInterrupted as exc:
         print(exc, file=sys.stderr)
         sys.exit(exc.exit_code)

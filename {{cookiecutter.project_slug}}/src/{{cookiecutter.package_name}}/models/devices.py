@@ -129,10 +129,10 @@ def sum_over_ranks(values: torch.Tensor, world: World) -> torch.Tensor:
     return values
 
 
-def tensors(x, y) -> tuple[torch.Tensor, torch.Tensor]:
-    """numpy arrays as float32 / int64 tensors in host memory (no copy when already so)."""
+def tensors(x, y, y_dtype: str = "int64") -> tuple[torch.Tensor, torch.Tensor]:
+    """numpy arrays as float32 / y_dtype tensors in host memory (no copy when already so)."""
     x = np.require(x, dtype=np.float32, requirements=["C", "W"])
-    return torch.from_numpy(x), torch.from_numpy(np.require(y, np.int64, ["C", "W"]))
+    return torch.from_numpy(x), torch.from_numpy(np.require(y, y_dtype, ["C", "W"]))
 
 
 def batches(x, y, order, first_step, cfg, world: World, device):

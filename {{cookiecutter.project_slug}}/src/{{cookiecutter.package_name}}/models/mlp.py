@@ -1,16 +1,17 @@
-"""MLPClassifier: a multi-layer perceptron in PyTorch, as a scikit-learn estimator.
+"""MLPClassifier and MLPRegressor: a multi-layer perceptron in PyTorch, as scikit-learn estimators.
 
-The network is defined here and trainer.py trains it. Being an estimator, it works in a
+The network is defined here and trainer.py trains it. Being estimators, they work in a
 `Pipeline`, with `clone`, `cross_validate`, grid searches and joblib, like the scikit-learn models.
 Settings: hidden_sizes and dropout (conf/model/mlp.yaml), and `trainer`: the dict of
 conf/trainer/default.yaml (device, optimiser, epochs...; a missing key takes that file's value).
+The two differ only in their targets and loss; what they share is `_MLP`.
 """
 
 import math
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
@@ -19,18 +20,20 @@ from torch import nn
 
 from .trainer import ConfigError, TrainerConfig, fit
 
-CHUNK_ROWS = 65536  # rows per forward pass in predict_proba: bounded memory for any input
+CHUNK_ROWS = 65536  # rows per forward pass when predicting: bounded memory for any input
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
-    """Linear -> ReLU (-> Dropout) per hidden layer, then a linear layer giving class scores.
+class _MLP(BaseEstimator):
+    """Linear -> ReLU (-> Dropout) per hidden layer, then a linear output layer.
 
     `fit(X, y, eval_set=(X_val, y_val))` stops early on the validation rows given; without them
-    it holds out `validation_fraction` of X (stratified, seeded), as scikit-learn's own
-    MLPClassifier(early_stopping=True) does. After fit: classes_, n_features_in_, net_ (on the
-    CPU, so the fitted estimator pickles and loads anywhere), history_ (a dict per epoch:
-    epoch, train_loss, val_loss, val_accuracy, lr) and fit_summary_ (device, epochs_run, ...).
+    it holds out `validation_fraction` of X (seeded by random_state), as scikit-learn's own
+    MLPs with early_stopping=True do. After fit: n_features_in_, net_ (on the CPU, so the
+    fitted estimator pickles and loads anywhere), history_ (a dict per epoch: epoch,
+    train_loss, val_loss, [val_accuracy,] lr) and fit_summary_ (device, epochs_run, ...).
     """
+
+    _task = ""  # the trainer's task, which picks the loss: "classification" or "regression"
 
     def __init__(
         self, hidden_sizes=(64, 32), dropout=0.1, trainer=None, random_state=0,
@@ -43,49 +46,58 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.validation_fraction = validation_fraction
 
-    def fit(self, X, y, eval_set=None) -> "MLPClassifier":
+    def fit(self, X, y, eval_set=None):
         config = TrainerConfig.from_dict(self.trainer or {})  # bad settings fail before any work
         self._check_params()
         X, y = check_X_y(X, y, dtype=np.float32)
-        check_classification_targets(y)
-        labels = LabelEncoder().fit(y)  # any labels (strings too) -> class numbers 0..k-1
-        if eval_set is None:  # at least one validation row per class, for the stratified split
-            rows = max(math.ceil(self.validation_fraction * len(y)), len(labels.classes_))
+        classify = self._task == "classification"
+        if classify:
+            check_classification_targets(y)
+        if eval_set is None:
+            rows = math.ceil(self.validation_fraction * len(y))
+            if classify:  # stratified, so at least one validation row per class
+                rows = max(rows, len(np.unique(y)))
             X, X_val, y, y_val = train_test_split(
-                X, y, test_size=rows, stratify=y, random_state=self.random_state
-            )
+                X, y, test_size=rows, stratify=y if classify else None,
+                random_state=self.random_state,
+            )  # fmt: skip
         else:
             X_val, y_val = check_X_y(*eval_set, dtype=np.float32)
-        self.classes_, self.n_features_in_ = labels.classes_, X.shape[1]
+        self.n_features_in_ = X.shape[1]
+        outputs, encode = self._learn_targets(y)
         torch.manual_seed(self.random_state)  # the same seed gives the same initial weights
-        net = self._network(X.shape[1], len(self.classes_))
+        net = self._network(X.shape[1], outputs)
         self.history_, self.fit_summary_ = fit(
-            net, X, labels.transform(y), X_val, labels.transform(y_val), config,
-            seed=self.random_state,
+            net, X, encode(y), X_val, encode(y_val), config, seed=self.random_state,
+            task=self._task,
         )  # fmt: skip
         self.net_ = net.cpu().eval()
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
+    def _forward(self, X, activation=None) -> np.ndarray:
+        """The network's outputs for X (after `activation`, a function of a batch's outputs)."""
         check_is_fitted(self)
         X = check_array(X, dtype=np.float32)
         if X.shape[1] != self.n_features_in_:  # worded as scikit-learn's estimators say it
             raise ValueError(
-                f"X has {X.shape[1]} features, but MLPClassifier is expecting "
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input"
             )
-        proba = np.empty((len(X), len(self.classes_)))
+        out = np.empty((len(X), self.net_[-1].out_features))
         with torch.inference_mode():
             for start in range(0, len(X), CHUNK_ROWS):
                 scores = self.net_(torch.tensor(X[start : start + CHUNK_ROWS]))
-                proba[start : start + CHUNK_ROWS] = torch.softmax(scores, dim=1).numpy()
-        return proba
+                if activation is not None:
+                    scores = activation(scores)
+                out[start : start + CHUNK_ROWS] = scores.numpy()
+        return out
 
-    def predict(self, X) -> np.ndarray:
-        proba = self.predict_proba(X)  # first: it checks that the model is fitted
-        return self.classes_[proba.argmax(axis=1)]
+    def _learn_targets(self, y):
+        """Learn about the training rows' targets (classes, or scale); return the network's
+        number of outputs and the function turning targets into what the trainer's loss takes."""
+        raise NotImplementedError
 
-    def _network(self, n_features: int, n_classes: int) -> nn.Sequential:
+    def _network(self, n_features: int, n_outputs: int) -> nn.Sequential:
         layers: list[nn.Module] = []
         width = n_features
         for size in self.hidden_sizes:
@@ -93,7 +105,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             if self.dropout > 0:
                 layers.append(nn.Dropout(self.dropout))
             width = size
-        return nn.Sequential(*layers, nn.Linear(width, n_classes))
+        return nn.Sequential(*layers, nn.Linear(width, n_outputs))
 
     def _check_params(self) -> None:
         """One line naming the setting and what is allowed, as for the trainer's settings."""
@@ -101,7 +113,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(sizes, list | tuple) or not all(_is(int, n) and n > 0 for n in sizes):
             raise ConfigError(
                 f"model.hidden_sizes={sizes!r} is not valid: use a list of "
-                "positive integers, e.g. [64, 64] (empty = logistic regression)"
+                "positive integers, e.g. [64, 64] (empty = a linear model)"
             )
         if not (_is(int | float, dropout) and 0 <= dropout < 1):
             raise ConfigError(f"model.dropout={dropout!r} is not valid: use a number in [0, 1)")
@@ -109,6 +121,58 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             raise ConfigError(
                 f"model.validation_fraction={fraction!r} is not valid: use a number in (0, 1)"
             )
+
+
+class MLPClassifier(ClassifierMixin, _MLP):
+    """The MLP with one output per class and a cross-entropy loss; y: any labels (strings too).
+
+    After fit also classes_; history_ and fit_summary_ include the validation accuracy.
+    """
+
+    _task = "classification"
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self._forward(X, lambda scores: torch.softmax(scores, dim=1))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def _learn_targets(self, y):
+        labels = LabelEncoder().fit(y)  # any labels (strings too) -> class numbers 0..k-1
+        self.classes_ = labels.classes_
+        return len(self.classes_), labels.transform
+
+
+class MLPRegressor(RegressorMixin, _MLP):
+    """The MLP with one output and a mean-squared-error loss; y: numbers.
+
+    It trains on y standardised with the training rows' mean and standard deviation (y_mean_,
+    y_scale_), so the learning rate suits any units, and predicts in y's own units. So its
+    history_'s losses are in standardised units: a val_loss of 1.0 is no better than
+    predicting the mean; 0.1 leaves a tenth of the variance unexplained (R² about 0.9).
+    """
+
+    _task = "regression"
+
+    def predict(self, X) -> np.ndarray:
+        return self._forward(X)[:, 0] * self.y_scale_ + self.y_mean_
+
+    def _learn_targets(self, y):
+        y = _numbers(y)
+        # A constant target has no spread to divide by: it is then only centred.
+        self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std()) or 1.0
+        return 1, lambda t: ((_numbers(t) - self.y_mean_) / self.y_scale_).astype(np.float32)
+
+
+def _numbers(y) -> np.ndarray:
+    """A regression target as float64; labels fail in one line."""
+    try:
+        return np.asarray(y, dtype=np.float64)
+    except ValueError:
+        raise ValueError(
+            f"MLPRegressor needs a numeric target, not labels such as {y[0]!r}: "
+            "use MLPClassifier (data.task: classification)"
+        ) from None
 
 
 def _is(kind, value) -> bool:

@@ -1,4 +1,4 @@
-"""The PyTorch training loop behind MLPClassifier; its settings are conf/trainer/default.yaml.
+"""The PyTorch training loop behind the MLPs (mlp.py); its settings: conf/trainer/default.yaml.
 
 `fit` is an ordinary loop (shuffle, batch, forward, backward, step) plus what makes runs
 trustworthy and fast: every setting checked before any work (TrainerConfig), early stopping that
@@ -43,6 +43,7 @@ NUMBERS = {
     **dict.fromkeys(["num_workers", "patience"], "an integer >= 0"),
 }
 NULL_MEANS = {"patience": "never stop early", "cpu_threads": "one per core"}
+TASKS = ("classification", "regression")  # the loss: cross-entropy, or mean squared error
 
 
 @dataclass(frozen=True)
@@ -113,15 +114,21 @@ class TrainerConfig:
 
 
 def fit(
-    net: nn.Module, x_train, y_train, x_val, y_val, config: TrainerConfig | dict, *, seed: int
-) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    net: nn.Module, x_train, y_train, x_val, y_val, config: TrainerConfig | dict, *, seed: int,
+    task: str = "classification",
+) -> tuple[list[dict[str, float]], dict[str, Any]]:  # fmt: skip
     """Train `net` in place; it ends on the training device with its best epoch's weights.
 
-    x: rows of float32 features, y: class numbers 0..k-1 (numpy arrays). Returns (history,
-    summary): one dict per epoch (epoch, train_loss, val_loss, val_accuracy, lr), complete even
-    after a resume, and what is worth reporting about the run (device, epochs, best epoch...).
+    x: float32 feature rows; y: class numbers 0..k-1 for a net with k outputs (classification),
+    or numbers, best standardised, for a net with one output (regression). Returns (history,
+    summary): one dict per epoch (epoch, train_loss, val_loss, val_accuracy if classifying, lr),
+    complete even after a resume, and what is worth reporting (device, epochs, best epoch...).
     """
     cfg = config if isinstance(config, TrainerConfig) else TrainerConfig.from_dict(config)
+    if task not in TASKS:
+        raise ValueError(f"task={task!r} is not valid: use one of {', '.join(TASKS)}")
+    if task == "regression" and cfg.monitor == "val_accuracy":
+        raise ConfigError("trainer.monitor='val_accuracy' does not suit regression: use val_loss")
     if len(y_val) == 0:
         raise ConfigError("the validation set is empty: give it some rows")
     device = devices.resolve_device(cfg.device)
@@ -129,13 +136,14 @@ def fit(
         devices.torch_settings(device, cfg.cpu_threads, cfg.deterministic),
         devices.process_group(device) as world,
     ):
-        return _train(net, (x_train, y_train), (x_val, y_val), cfg, seed, device, world)
+        return _train(net, (x_train, y_train), (x_val, y_val), cfg, seed, task, device, world)
 
 
-def _train(net, train, val, cfg: TrainerConfig, seed, device, world):
-    about = dict(seed=seed, network=repr(net), device=device.type, world_size=world.size)
+def _train(net, train, val, cfg: TrainerConfig, seed, task, device, world):
+    about = dict(seed=seed, task=task, network=repr(net), device=device.type, world_size=world.size)
     ckpt = checkpoints.path_for(asdict(cfg), (*train, *val), **about)
-    (x, y), (x_val, y_val) = devices.tensors(*train), devices.tensors(*val)
+    y_dtype = "int64" if task == "classification" else "float32"  # class numbers, or numbers
+    (x, y), (x_val, y_val) = devices.tensors(*train, y_dtype), devices.tensors(*val, y_dtype)
     if cfg.loader == "memory":  # all rows on the device once: no copying in the loop
         x, y, x_val, y_val = x.to(device), y.to(device), x_val.to(device), y_val.to(device)
     net.to(device)
@@ -178,7 +186,7 @@ def _train(net, train, val, cfg: TrainerConfig, seed, device, world):
             train_net.train()
             for xb, yb, n in devices.batches(x, y, order, state.step, cfg, world, device):
                 with autocast:  # the batch's mean loss (for n under DDP, see devices.batches)
-                    loss = F.cross_entropy(train_net(xb), yb, reduction="sum") / n
+                    loss = _loss(task, train_net(xb), yb) / n
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()  # the scaler only acts for fp16, see devices.py
                 scaler.step(optimizer)
@@ -190,14 +198,14 @@ def _train(net, train, val, cfg: TrainerConfig, seed, device, world):
                     raise TrainingInterrupted(stop.signum, save())
 
             # End of epoch: validate, then read all the epoch's numbers in one wait.
-            val_sums = _evaluate(net, x_val, y_val, cfg, world, device, autocast)
+            val_sums = _evaluate(net, x_val, y_val, cfg, task, world, device, autocast)
             totals = torch.cat([state.loss_sum.float().reshape(1), val_sums])  # one all_reduce
             train_loss, val_loss, correct, count = devices.sum_over_ranks(totals, world).tolist()
             metrics = {
                 "epoch": state.epoch + 1,
                 "train_loss": train_loss / (steps * world.size),  # see devices.batches
                 "val_loss": val_loss / count,
-                "val_accuracy": correct / count,
+                **({"val_accuracy": correct / count} if task == "classification" else {}),
                 "lr": optimizer.param_groups[0]["lr"],
             }
             if not math.isfinite(train_loss + val_loss):
@@ -234,8 +242,7 @@ def _train(net, train, val, cfg: TrainerConfig, seed, device, world):
         "best_epoch": state.best_epoch,
         "stopped_early": stopped_early,
         "resumed_from_epoch": resumed_from,
-        "best_val_loss": best["val_loss"],
-        "best_val_accuracy": best["val_accuracy"],
+        **{f"best_{key}": best[key] for key in ("val_loss", "val_accuracy") if key in best},
     }
 
 
@@ -257,9 +264,17 @@ def _optimizer(net, cfg: TrainerConfig, device):
     return optimizer, scheduler
 
 
+def _loss(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The batch's summed loss: cross-entropy of the class scores, or squared error."""
+    if task == "regression":
+        return F.mse_loss(out.squeeze(1), y, reduction="sum")
+    return F.cross_entropy(out, y, reduction="sum")
+
+
 @torch.inference_mode()
-def _evaluate(net, x, y, cfg: TrainerConfig, world, device, autocast) -> torch.Tensor:
-    """Summed loss, correct predictions and rows over this process's share of the validation set.
+def _evaluate(net, x, y, cfg: TrainerConfig, task, world, device, autocast) -> torch.Tensor:
+    """Summed loss, correct predictions (0 for regression) and rows over this process's share
+    of the validation set.
 
     Sums, not means, so that adding them up over processes gives the whole set's numbers.
     """
@@ -270,8 +285,9 @@ def _evaluate(net, x, y, cfg: TrainerConfig, world, device, autocast) -> torch.T
         stop = min(start + cfg.eval_batch_size, hi)
         xb, yb = x[start:stop].to(device), y[start:stop].to(device)
         with autocast:
-            logits = net(xb).float()
-        sums[0] += F.cross_entropy(logits, yb, reduction="sum")
-        sums[1] += (logits.argmax(dim=1) == yb).sum()
+            out = net(xb).float()
+        sums[0] += _loss(task, out, yb)
+        if task == "classification":
+            sums[1] += (out.argmax(dim=1) == yb).sum()
         sums[2] += stop - start
     return sums
