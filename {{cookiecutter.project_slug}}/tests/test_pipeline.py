@@ -240,6 +240,10 @@ def test_own_binary_csv_with_one_data_config(tmp_path, cfg):
     }
     metrics = run_pipeline({**cfg, "data": data_cfg}, Paths(tmp_path / "out"), with_eda=True)
     assert metrics["roc_auc"] > 0.9 and metrics["baseline"]["roc_auc"] == 0.5
+    # The headline is about the rarer class (malignant), not whichever label sorts last.
+    per_class = json.loads((tmp_path / "out" / "reports" / "plots" / "per_class.json").read_text())
+    assert metrics["f1"] == pytest.approx(per_class["malignant"]["f1-score"], abs=1e-6)
+    assert metrics["baseline"]["f1"] == 0.0  # "always benign" never finds a malignant case
     assert (tmp_path / "out" / "reports" / "eda" / "correlation.png").exists()
 
 

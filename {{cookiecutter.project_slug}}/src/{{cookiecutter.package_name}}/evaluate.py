@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, Paths, load_params
-from .errors import run_cli
+from .errors import PipelineError, run_cli
 from .metrics import (
     HEADLINE,
     classification_metrics,
@@ -81,8 +81,8 @@ def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
     estimator = build_estimator(cfg["model"], n_rows=n_rows, task=task)
     pipeline = make_pipeline(build_featurizer(cfg["data"]), estimator)
     scoring = dict(CV_SCORING[task])
-    if task == "classification" and y.nunique() == 2:  # the positive class, as in metrics.py
-        positive = sorted(y.astype(str).unique())[1]
+    positive = positive_class(cfg["data"], y, say=False) if task == "classification" else None
+    if positive is not None:  # two classes: F1 of the same class as the test metrics
         scoring |= {"f1": make_scorer(f1_score, pos_label=positive), "roc_auc": "roc_auc"}
     scores = cross_validate(pipeline, train_rows, y, cv=splitter, scoring=scoring)
     result: dict[str, float] = {"folds": folds}
@@ -120,14 +120,37 @@ def importance(model, rows: pd.DataFrame, target: str, cfg: Config) -> pd.DataFr
     return table.round(6).sort_values("importance", ascending=False, kind="stable")
 
 
-def classification_scores(model, rows: dict, target: str, reports):
+def positive_class(data_cfg: Config, train_labels: pd.Series, say: bool = True) -> str | None:
+    """With two classes, the one precision, recall and F1 are about: `data.positive_class`,
+    else the rarer one in the training split (the one that usually matters)."""
+    counts = train_labels.astype(str).value_counts()
+    if len(counts) != 2:
+        return None
+    chosen = data_cfg.get("positive_class")
+    if chosen is not None and str(chosen) not in counts:
+        raise PipelineError(
+            f"data.positive_class={chosen!r} is not a class of {data_cfg['target']!r}: "
+            f"use one of {', '.join(map(repr, sorted(counts.index)))}"
+        )
+    if chosen is None:
+        chosen = counts.sort_index(ascending=False).idxmin()
+        if say:
+            print(
+                f"evaluate: positive class {chosen!r} (the rarer one; data.positive_class sets it)"
+            )
+    return str(chosen)
+
+
+def classification_scores(model, rows: dict, data_cfg: Config, reports):
     """Every split's metrics, the majority baseline's, and the most confidently wrong rows."""
-    classes = [str(c) for c in model.classes_]
+    target, classes = data_cfg["target"], [str(c) for c in model.classes_]
+    label = positive_class(data_cfg, rows["train"][target])
+    positive = classes.index(label) if label is not None else 1
     y = {n: pd.Categorical(df[target], categories=classes).codes for n, df in rows.items()}
     proba = {name: model.predict_proba(df) for name, df in rows.items()}
-    by_split = {n: classification_metrics(y[n], proba[n]) for n in SPLITS}
+    by_split = {n: classification_metrics(y[n], proba[n], positive) for n in SPLITS}
     baseline = classification_metrics(
-        y["test"], majority_baseline(y["train"], len(y["test"]), len(classes))
+        y["test"], majority_baseline(y["train"], len(y["test"]), len(classes)), positive
     )
     per_class = per_class_report(y["test"], proba["test"], classes)
     (reports / "plots").mkdir(parents=True, exist_ok=True)
@@ -142,8 +165,9 @@ def classification_scores(model, rows: dict, target: str, reports):
     return by_split, baseline, wrong.sort_values("confidence", ascending=False, kind="stable")
 
 
-def regression_scores(model, rows: dict, target: str, reports):
+def regression_scores(model, rows: dict, data_cfg: Config, reports):
     """Every split's metrics, the mean baseline's, and the rows with the largest errors."""
+    target = data_cfg["target"]
     y = {name: df[target].to_numpy(dtype=float) for name, df in rows.items()}
     predicted = {name: model.predict(df) for name, df in rows.items()}
     by_split = {n: regression_metrics(y[n], predicted[n]) for n in SPLITS}
@@ -163,7 +187,7 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
     reports = paths.reports
     (reports / "figures").mkdir(parents=True, exist_ok=True)
     score = regression_scores if task == "regression" else classification_scores
-    by_split, baseline, worst = score(scorer, rows, target, reports)
+    by_split, baseline, worst = score(scorer, rows, cfg["data"], reports)
     worst.head(10).round(4).to_csv(reports / "mistakes.csv", index=False)
     metrics = {
         **by_split["test"],

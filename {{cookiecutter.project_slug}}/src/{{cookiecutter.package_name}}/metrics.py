@@ -2,8 +2,9 @@
 
 Classification: accuracy alone hides a model that ignores a rare class, so precision,
 recall, F1, ROC-AUC and PR-AUC (average precision) are always reported beside it. With
-two classes they are those of the positive class (the second label in sorted order);
-with more, macro averages: each class counts the same however rare it is.
+two classes they are those of the positive class (`data.positive_class`, by default the
+rarer one: usually the one that matters); with more, macro averages: each class counts
+the same however rare it is.
 Regression: mean absolute error and root mean squared error (in the target's units;
 RMSE punishes large misses more) and R² (1 = perfect, 0 = no better than the mean).
 """
@@ -20,8 +21,11 @@ def metric_names(task: str) -> tuple[str, ...]:
     return REGRESSION_METRICS if task == "regression" else METRICS
 
 
-def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """`y_true` holds class numbers 0..k-1, `proba` one column per class."""
+def classification_metrics(
+    y_true: np.ndarray, proba: np.ndarray, positive: int = 1
+) -> dict[str, float]:
+    """`y_true` holds class numbers 0..k-1, `proba` one column per class; with two classes,
+    `positive` is the number of the positive class."""
     from sklearn.metrics import (
         accuracy_score,
         average_precision_score,
@@ -34,13 +38,18 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray) -> dict[str, f
     labels = list(range(n_classes))
     binary = n_classes == 2
     precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, average="binary" if binary else "macro", zero_division=0
+        y_true,
+        y_pred,
+        labels=labels,
+        average="binary" if binary else "macro",
+        pos_label=positive,
+        zero_division=0,
     )
     if len(np.unique(y_true)) < 2:
         roc_auc = pr_auc = float("nan")  # undefined with one class present
     elif binary:
-        roc_auc = roc_auc_score(y_true, proba[:, 1])
-        pr_auc = average_precision_score(y_true, proba[:, 1])
+        roc_auc = roc_auc_score(y_true == positive, proba[:, positive])
+        pr_auc = average_precision_score(y_true == positive, proba[:, positive])
     else:
         roc_auc = roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels)
         pr_auc = average_precision_score(np.eye(n_classes)[y_true], proba, average="macro")
