@@ -38,11 +38,12 @@ def test_the_contract_models_exist():
 
 @pytest.mark.parametrize("name", MODELS)
 def test_every_model_config_composes_and_builds_an_estimator(name):
-    from sklearn.base import clone, is_classifier
+    from sklearn.base import clone, is_classifier, is_regressor
 
     cfg = compose([f"model={name}"], conf_dir=CONF)
     estimator = build_estimator(cfg["model"])
     assert is_classifier(estimator)
+    assert is_regressor(build_estimator(cfg["model"], task="regression"))  # data.task: regression
     assert str(clone(estimator).get_params(deep=False)) == str(estimator.get_params(deep=False))
 
 

@@ -237,7 +237,7 @@ def log_run(
                 Metric(f"epoch.{name}", float(value), 0, int(row["epoch"]))
                 for _, row in history.iterrows()
                 for name, value in row.items()
-                if name != "epoch"
+                if name != "epoch" and pd.notna(value)
             ]
             client().log_batch(run_id, metrics=curves)
         model_id = None

@@ -42,8 +42,10 @@ def write_outputs(model, paths: Paths, seconds: float, name: str) -> None:
     paths.model.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, paths.model)
     paths.reports.mkdir(parents=True, exist_ok=True)
-    history = getattr(estimator, "history_", [])  # empty for models that do not use epochs
-    pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(paths.history, index=False)
+    history = pd.DataFrame(getattr(estimator, "history_", []), columns=HISTORY_COLUMNS)
+    if len(history):  # regression has no val_accuracy; models without epochs no rows
+        history = history.dropna(axis=1, how="all")
+    history.to_csv(paths.history, index=False)
     summary = {
         "model": name,
         "estimator": type(estimator).__name__,  # not the config's above large_data.max_rows
