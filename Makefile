@@ -27,7 +27,7 @@ $(READY): $(REQUIREMENTS)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r $(REQUIREMENTS)
 	@touch $@
 
-demo: $(READY) ## Bake the default project into demo/, set it up, run its pipeline, show metrics
+demo: $(READY) ## Bake the default project into demo/, set it up, run it, compare every model
 	$(BIN)/python scripts/bakery.py demo
 
 test: $(READY) ## Run the whole test suite (fast and slow tiers; about 10 minutes)

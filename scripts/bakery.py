@@ -324,7 +324,7 @@ def _step(project: Project, title: str, *cmd: str | Path) -> None:
 
 
 def demo(out: Path = ROOT / "demo") -> None:
-    """Bake the defaults into demo/, set up, run the pipeline, compare, show metrics."""
+    """Bake the defaults into demo/, set up, run the pipeline, sweep every model, compare."""
     started = time.perf_counter()
     path = out / default_slug()
     if path.exists():
@@ -343,7 +343,8 @@ def demo(out: Path = ROOT / "demo") -> None:
         )
         return
     _step(project, "running the pipeline", "make", "repro")
-    _step(project, "comparing the tracked runs", "make", "compare")
+    _step(project, "training every model of conf/model/ side by side", "make", "sweep")
+    _step(project, "ranking the tracked runs", "make", "compare")
     print(f"\n==> metrics of the test split (dvc metrics show: {', '.join(METRICS)})")
     shown = project.run(project.bin / "dvc", "metrics", "show", "--json", check=False)
     metrics = metrics_of(json.loads(shown.stdout or "{}")) if shown.returncode == 0 else None
