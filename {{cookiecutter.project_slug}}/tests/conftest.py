@@ -11,15 +11,27 @@ ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "data" / "raw" / "penguins-raw.csv"
 
 
+# Tests about the bundled penguin table name its data configs, so they keep working (and
+# the suite stays green) when conf/config.yaml selects your own data.
+BUNDLED_TASK = "penguins_island"  # the bundled default task (conf/data/penguins_island.yaml)
+
+
 @pytest.fixture(scope="session")
 def cfg() -> dict:
-    """The default configuration composed from conf/ (what params.yaml must hold)."""
+    """The active configuration composed from conf/ (what params.yaml must hold)."""
     return compose(conf_dir=ROOT / "conf")
 
 
+@pytest.fixture(scope="session")
+def bundled_cfg() -> dict:
+    """The default configuration with the bundled task, whatever data is active."""
+    return compose([f"data={BUNDLED_TASK}"], conf_dir=ROOT / "conf")
+
+
 @pytest.fixture
-def data_cfg(cfg) -> dict:
-    return cfg["data"]
+def data_cfg() -> dict:
+    """The bundled raw table read for its species (the tests of cleaning use its columns)."""
+    return compose(["data=penguins"], conf_dir=ROOT / "conf")["data"]
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.pipeline import run_pipeline
 from {{ cookiecutter.package_name }}.prepare import clean, clean_rows, load_raw, prepare, split
 
 ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_TASK = "penguins_island"  # as conftest.py
 
 
 def messy_frame() -> pd.DataFrame:
@@ -196,9 +197,8 @@ def test_metrics_names_and_known_values():
 
 
 @pytest.mark.parametrize("model", ["logreg", "random_forest", "svm"])
-def test_every_stage_runs_on_a_tiny_copy(tmp_path, cfg, tiny_raw, model):
-
-    run_cfg = compose([f"model={model}"], conf_dir=ROOT / "conf")
+def test_every_stage_runs_on_a_tiny_copy(tmp_path, tiny_raw, model):
+    run_cfg = compose([f"model={model}", f"data={BUNDLED_TASK}"], conf_dir=ROOT / "conf")
     metrics = run_pipeline(run_cfg, Paths(tmp_path), raw_path=tiny_raw, with_eda=model == "svm")
     assert set(METRICS) <= set(metrics) and metrics["f1"] > metrics["baseline"]["f1"]
     for split_name in ("train", "val", "baseline", "lift", "gap"):
@@ -209,13 +209,14 @@ def test_every_stage_runs_on_a_tiny_copy(tmp_path, cfg, tiny_raw, model):
     for name in ("plots/confusion.csv", "plots/roc", "importance.csv", "mistakes.csv"):
         assert (tmp_path / "reports" / name).exists()
     importance = pd.read_csv(tmp_path / "reports" / "importance.csv")
-    assert set(importance["feature"]) == set(cfg["data"]["numeric"] + cfg["data"]["categorical"])
+    data = run_cfg["data"]
+    assert set(importance["feature"]) == set(data["numeric"] + data["categorical"])
 
 
-def test_same_seed_gives_byte_identical_metrics(tmp_path, cfg, tiny_raw):
+def test_same_seed_gives_byte_identical_metrics(tmp_path, bundled_cfg, tiny_raw):
     outputs = []
     for attempt in ("a", "b"):
-        run_pipeline(cfg, Paths(tmp_path / attempt), raw_path=tiny_raw, with_eda=False)
+        run_pipeline(bundled_cfg, Paths(tmp_path / attempt), raw_path=tiny_raw, with_eda=False)
         outputs.append((tmp_path / attempt / "reports" / "metrics.json").read_bytes())
     assert outputs[0] == outputs[1]
 
