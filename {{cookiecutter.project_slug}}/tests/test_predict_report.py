@@ -117,19 +117,39 @@ def test_report_fills_the_docs_keeps_findings_and_registers_the_champion(tracked
     assert len(pd.read_csv(tmp_path / "champion.csv")) == 7
 
 
-def test_compare_sorts_by_the_chosen_metric_and_shows_lift_and_gap(tracked):
+def finished_runs(uri: str, experiment: str, rows: dict) -> None:
+    """Runs named as the keys of `rows`, with the values' metrics (no training needed)."""
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracked["uri"])
-    experiment = client.create_experiment("compare-test")
-    for name, f1, auc in (("a", 0.80, 0.99), ("b", 0.95, 0.90), ("c", 0.90, 0.97)):
-        run_id = client.create_run(experiment, run_name=name, tags={"model": name}).info.run_id
-        metrics = {"f1": f1, "roc_auc": auc, "lift.f1": f1 - 0.2, "gap.f1": 1 - f1}
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment(experiment)
+    for name, metrics in rows.items():
+        run_id = client.create_run(experiment_id, run_name=name, tags={"model": name}).info.run_id
         for key, value in metrics.items():
             client.log_metric(run_id, key, value)
         client.set_terminated(run_id)
-    runs = compare.latest_runs(experiment="compare-test")
+
+
+def test_compare_sorts_by_the_chosen_metric_and_shows_lift_and_gap(tracked):
+    rows = {
+        name: {"f1": f1, "roc_auc": auc, "lift.f1": f1 - 0.2, "gap.f1": 1 - f1}
+        for name, f1, auc in (("a", 0.80, 0.99), ("b", 0.95, 0.90), ("c", 0.90, 0.97))
+    }
+    finished_runs(tracked["uri"], "compare-test", rows)
+    runs = compare.latest_runs("f1", experiment="compare-test")
     assert [r.info.run_name for r in compare.ranked(runs, "f1")] == ["b", "c", "a"]
     assert [r.info.run_name for r in compare.ranked(runs, "roc_auc")] == ["a", "c", "b"]
     table = compare.format_table(compare.ranked(runs, "f1"), "f1")
     assert "lift.f1" in table and "gap.f1" in table and "+0.750" in table
+
+
+def test_compare_ranks_regression_errors_smallest_first(tracked):
+    rows = {"a": {"mae": 3.0, "rmse": 4.0, "r2": 0.5}, "b": {"mae": 2.0, "rmse": 5.0, "r2": 0.4}}
+    finished_runs(tracked["uri"], "compare-regression", rows)
+    runs = compare.latest_runs("rmse", experiment="compare-regression")
+    assert [r.info.run_name for r in compare.ranked(runs, "mae")] == ["b", "a"]
+    assert [r.info.run_name for r in compare.ranked(runs, "rmse")] == ["a", "b"]
+    assert [r.info.run_name for r in compare.ranked(runs, "r2")] == ["a", "b"]
+    header = compare.format_table(runs, "r2").splitlines()[0].split()
+    assert header[3:] == ["mae", "rmse", "r2", "lift.r2", "gap.r2"]
+    assert compare.latest_runs("f1", experiment="compare-regression") == []

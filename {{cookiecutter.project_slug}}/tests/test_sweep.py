@@ -1,7 +1,7 @@
 """Many runs: the parallel sweep (Hydra multirun + joblib) and the hyperparameter search."""
 
 import pytest
-from tracking_helpers import command, make_project, store_runs, store_uri
+from tracking_helpers import ROOT, command, make_project, store_runs, store_uri
 
 from {{ cookiecutter.package_name }}.commands import tune
 from {{ cookiecutter.package_name }}.config import compose
@@ -59,6 +59,16 @@ def test_seeds_data_and_a_failed_job(tmp_path):
     combos = {(r.data.tags["model"], r.data.params["seed"]) for r in children}
     assert combos == {("logreg", "1"), ("logreg", "2")}
     assert all(r.info.status == "FINISHED" for r in children)
+
+
+def test_every_search_space_names_keys_of_its_model():
+    """A key that is not in the model's config would fail every trial (Hydra: not in struct)."""
+    from omegaconf import OmegaConf
+
+    for space in sorted((ROOT / "tuning").glob("*.yaml")):
+        composed = OmegaConf.create(compose([f"model={space.stem}"], conf_dir=ROOT / "conf"))
+        for key in tune.load_space(space.stem, ROOT / "tuning")["space"]:
+            assert OmegaConf.select(composed, key) is not None, f"{space.name}: {key}"
 
 
 def test_tune_names_the_known_search_spaces(tmp_path, monkeypatch):

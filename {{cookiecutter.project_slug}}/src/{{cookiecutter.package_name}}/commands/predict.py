@@ -99,8 +99,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     model, source = load(args.run, args.workspace)
     output = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
     result = predict_file(model, args.input, output)
-    counts = result[f"predicted_{trained_data_cfg(model)['target']}"].value_counts().to_dict()
-    print(f"predict: {len(result)} row(s) with {source} -> {output}  {counts}")
+    predicted = result[f"predicted_{trained_data_cfg(model)['target']}"]
+    summary = predicted.value_counts().to_dict() if hasattr(model, "predict_proba") else ""
+    print(f"predict: {len(result)} row(s) with {source} -> {output}  {summary}")
 
 
 if __name__ == "__main__":

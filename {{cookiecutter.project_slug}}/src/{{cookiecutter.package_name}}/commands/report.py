@@ -22,7 +22,7 @@ from pathlib import Path
 from .. import tracking
 from ..config import load_params
 from ..errors import PipelineError, run_cli
-from ..metrics import METRICS
+from ..metrics import METRICS, REGRESSION_METRICS
 from . import compare
 
 DOCS = Path("docs")
@@ -31,7 +31,7 @@ BLOCK = re.compile(
     r"(<!-- auto:begin (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- auto:end (?P=name) -->)", re.S
 )
 SPLITS = (  # label and metric-name prefix of each row of a metrics table
-    ("test", ""), ("validation", "val."), ("train", "train."), ("majority baseline", "baseline."),
+    ("test", ""), ("validation", "val."), ("train", "train."), ("baseline", "baseline."),
     ("lift over baseline", "lift."), ("train - test gap", "gap."),
 )  # fmt: skip
 
@@ -90,11 +90,12 @@ def fetch_reports(mlflow_client, run_id: str) -> dict:
     return found
 
 
-def metrics_table(metrics: Mapping[str, float], splits=SPLITS) -> str:
-    lines = ["| | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+def metrics_table(metrics: Mapping[str, float], metric: str, splits=SPLITS) -> str:
+    names = compare.task_metrics(metric)
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for label, prefix in splits:
         signed = prefix in ("lift.", "gap.")
-        values = (compare.number(metrics.get(prefix + k), signed) for k in METRICS)
+        values = (compare.number(metrics.get(prefix + k), signed) for k in names)
         lines.append(f"| {label} | " + " | ".join(values) + " |")
     return "\n".join(lines)
 
@@ -129,7 +130,7 @@ def log_blocks(runs: Sequence, metric: str, figures: str, champion: str) -> dict
             [
                 f"{title(runs[0])}, best by test {metric} of the runs above.",
                 "",
-                metrics_table(runs[0].data.metrics, SPLITS[:4]),
+                metrics_table(runs[0].data.metrics, metric, SPLITS[:4]),
                 "",
                 *provenance(runs[0]),
             ]
@@ -139,7 +140,7 @@ def log_blocks(runs: Sequence, metric: str, figures: str, champion: str) -> dict
     }
 
 
-def card_blocks(run, reports: dict, figures: str, champion: str) -> dict:
+def card_blocks(run, metric: str, reports: dict, figures: str, champion: str) -> dict:
     params = run.data.params
     settings = ", ".join(f"{k[6:]}={v}" for k, v in sorted(params.items()) if k[:6] == "model.")
     started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.info.start_time / 1000))
@@ -154,7 +155,7 @@ def card_blocks(run, reports: dict, figures: str, champion: str) -> dict:
                 f"- trained: {started}, seed {params.get('seed', '?')}",
             ]
         ),
-        "metrics": metrics_table(run.data.metrics)
+        "metrics": metrics_table(run.data.metrics, metric)
         + "\n\nThe test split chose this run among those compared, so its test score is slightly"
         " optimistic; validation and cross-validation are the honest cross-checks.",
         "per-class": "\n".join(
@@ -164,7 +165,9 @@ def card_blocks(run, reports: dict, figures: str, champion: str) -> dict:
                 f"{per_class[c]['f1-score']:.3f} | {int(per_class[c]['support'])} |"
                 for c in classes
             ]
-        ),
+        )
+        if classes
+        else "_No classes: a regression model._",
         "figures": figures,
         "data": "\n".join(
             provenance(run)[1:2]
@@ -186,8 +189,9 @@ def write(path: Path, blocks: Mapping[str, str]) -> None:
         print(f"report: {path} has no auto block(s) {', '.join(missing)}: restore the markers")
 
 
-def report(metric: str = "f1", limit: int = 50, do_register: bool = True) -> dict:
-    runs = compare.ranked(compare.latest_runs(limit), metric)
+def report(metric: str | None = None, limit: int = 50, do_register: bool = True) -> dict:
+    metric = metric or compare.headline()
+    runs = compare.ranked(compare.latest_runs(metric, limit), metric)
     if not runs:
         raise PipelineError("no finished, evaluated runs to report: run `dvc repro` first")
     mlflow_client = tracking.client()
@@ -205,13 +209,13 @@ def report(metric: str = "f1", limit: int = 50, do_register: bool = True) -> dic
     )
     figures = figures or "_No figures were logged for this run._"
     write(LOG, log_blocks(runs, metric, figures, champion))
-    write(CARD, card_blocks(card, reports, figures, champion))
+    write(CARD, card_blocks(card, metric, reports, figures, champion))
     return {"best": runs[0], "card": card, "champion": champion, "moved": moved}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--metric", default="f1", choices=METRICS)
+    parser.add_argument("--metric", choices=METRICS + REGRESSION_METRICS, help="default: f1 or r2")
     parser.add_argument("--limit", type=int, default=50, help="newest runs to consider")
     parser.add_argument("--no-register", action="store_true", help="leave the champion alias")
     args = parser.parse_args(argv)

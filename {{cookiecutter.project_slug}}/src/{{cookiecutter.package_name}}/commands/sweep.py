@@ -26,6 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from .. import pipeline, tracking
 from ..config import CONF_DIR, Paths
 from ..errors import PipelineError, run_cli
+from ..metrics import HEADLINE
+from ..prepare import task_of
 from . import compare
 
 PACKAGE = __spec__.name.partition(".")[0]
@@ -67,7 +69,10 @@ class ParentRun(Callback):
         try:  # (Hydra would show an exception raised here as a traceback)
             if not tracking.enabled(cfg):
                 raise PipelineError("a sweep is only useful tracked: unset the tracking switch")
-            parent = tracking.parent_run(cfg, kind="sweep-parent", name="sweep")
+            metric = HEADLINE[task_of(cfg["data"])]  # what the table at the end ranks by
+            parent = tracking.parent_run(
+                cfg, kind="sweep-parent", name="sweep", tags={"sweep.metric": metric}
+            )
             run_id = _parent.enter_context(parent)
         except PipelineError as error:
             raise SystemExit(f"error: {error}") from None
@@ -111,9 +116,9 @@ def main() -> None:
         if PARENT_RUN not in os.environ:
             return  # `--help`, `--cfg job` and the like: nothing ran
         parent = os.environ[PARENT_RUN]
-        runs = children(parent)
-        print(compare.format_table(compare.ranked(runs, "f1"), "f1"))
-        tags = tracking.client().get_run(parent).data.tags
+        runs, tags = children(parent), tracking.client().get_run(parent).data.tags
+        metric = tags["sweep.metric"]
+        print(compare.format_table(compare.ranked(runs, metric), metric))
         failed = [tags[k] for k in sorted(tags) if k.startswith(FAILED)]
         print(f"sweep: parent run {parent}, {len(runs)} child run(s), {len(failed)} failed job(s)")
         if failed:

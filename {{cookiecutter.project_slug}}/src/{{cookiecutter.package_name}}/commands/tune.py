@@ -23,6 +23,8 @@ import yaml
 from .. import pipeline, tracking
 from ..config import Paths, compose
 from ..errors import PipelineError, run_cli
+from ..metrics import HEADLINE, LOWER_IS_BETTER
+from ..prepare import task_of
 
 TUNING_DIR = Path("tuning")
 
@@ -66,9 +68,10 @@ def tune(model: str, trials: int | None, extra: Sequence[str] = (), metric: str 
 
     spec = load_space(model)
     trials = trials or int(spec.get("trials", 20))
-    metric = metric or spec.get("metric", "val.f1")
     base = [f"model={model}", *extra]
     cfg = compose(base)
+    metric = metric or spec.get("metric") or f"val.{HEADLINE[task_of(cfg['data'])]}"
+    lower_is_better = metric.split(".")[-1].removesuffix("_mean") in LOWER_IS_BETTER
     if not tracking.enabled(cfg):
         raise PipelineError("tuning is only useful tracked: unset the tracking switch")
     mlflow_client = tracking.client()
@@ -89,12 +92,13 @@ def tune(model: str, trials: int | None, extra: Sequence[str] = (), metric: str 
             # Scored on what MLflow recorded, under the names `make compare` shows.
             score = mlflow_client.get_run(run_id).data.metrics.get(metric)
             if score is None:
-                raise PipelineError(f"the runs have no metric {metric!r}: try val.f1 or cv.f1_mean")
+                raise PipelineError(f"the runs have no metric {metric!r}: try val.f1 or val.r2")
             return score
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         sampler = optuna.samplers.TPESampler(seed=cfg["seed"])
-        study = optuna.create_study(direction="maximize", sampler=sampler)
+        direction = "minimize" if lower_is_better else "maximize"
+        study = optuna.create_study(direction=direction, sampler=sampler)
         study.optimize(objective, n_trials=trials)
         best_run, best = tried[study.best_trial.number]
         mlflow_client.log_metric(parent, f"best.{metric}", study.best_value)
@@ -111,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a conf/model/ name, e.g. svm")
     parser.add_argument("--trials", type=int, help="default: `trials` in tuning/<model>.yaml")
-    parser.add_argument("--metric", help="default: `metric` in tuning/<model>.yaml (val.f1)")
+    parser.add_argument(
+        "--metric", help="default: `metric` in tuning/<model>.yaml, else val.f1 (val.r2)"
+    )
     parser.add_argument("overrides", nargs="*", help="extra Hydra overrides for every trial")
     args = parser.parse_args(argv)
     parent, best_run, score, best = tune(args.model, args.trials, args.overrides, args.metric)
