@@ -1,25 +1,11 @@
-"""The pre-commit plumbing: the large-file check and the tool launcher the hooks go through."""
+"""The pre-commit plumbing: the tool launcher the hooks go through."""
 
 import subprocess
 import sys
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.checks import large_files, main
-
 ROOT = Path(__file__).resolve().parent.parent
 VENV_RUN = ROOT / "scripts" / "venv_run.py"
-
-
-def test_large_files_are_refused_with_the_dvc_commands(tmp_path):
-    big = tmp_path / "data.csv"
-    big.write_bytes(b"x" * 2048)
-    small = tmp_path / "small.csv"
-    small.write_bytes(b"x" * 10)
-    [message] = large_files([str(big), str(small)], max_kb=1)
-    assert "belong to DVC" in message
-    assert f"dvc add {big}" in message and f"git rm --cached {big}" in message
-    assert main(["large-files", "--max-kb", "1", str(small)]) == 0
-    assert main(["large-files", "--max-kb", "1", str(big)]) == 1
 
 
 def test_venv_run_starts_a_tool_of_the_project():

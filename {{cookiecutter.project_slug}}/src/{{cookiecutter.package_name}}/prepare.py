@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Config, Paths, load_params
+from .dvc_records import md5, tracked_md5
 from .errors import PipelineError, run_cli
 
 MIN_ROWS_PER_CLASS = 3  # one each for train, validation and test
@@ -68,23 +69,12 @@ def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
 
 def check_unchanged(path: Path) -> None:
     """Raw data is immutable: an edit DVC would quietly record as a new version is refused."""
-    import hashlib
-
-    import yaml
-
-    record = path.with_name(path.name + ".dvc")
-    if not record.exists() or not path.is_file():
-        return  # not tracked by DVC yet (dvc add it to version it)
-    expected = yaml.safe_load(record.read_text(encoding="utf-8"))["outs"][0].get("md5")
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    if expected and digest.hexdigest() != expected:
+    expected = tracked_md5(path)
+    if expected and path.is_file() and md5(path) != expected:
         raise PipelineError(
-            f"{path} differs from the version DVC tracks ({record.name}); raw data is never "
+            f"{path} differs from the version DVC tracks ({path.name}.dvc); raw data is never "
             f"edited in place: restore it with `dvc checkout {path}`, or version the change "
-            f"deliberately with `dvc add {path}` and commit {record}"
+            f"deliberately with `dvc add {path}` and commit {path}.dvc"
         )
 
 

@@ -8,13 +8,12 @@ Unpickling runs code: `load_trusted` opens a workspace file only when its hash i
 DVC recorded in dvc.lock.
 """
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from .config import Config
+from .dvc_records import lock_md5, md5
 from .errors import PipelineError
 from .prepare import clean_rows
 
@@ -28,26 +27,14 @@ def build_pipeline(data_cfg: Config, featurizer, estimator):
     return Pipeline([("clean", cleaning), ("features", featurizer), ("model", estimator)])
 
 
-def recorded_md5(path: Path, lock: Path = Path("dvc.lock")) -> str | None:
-    """The md5 dvc.lock records for `path` as a stage output, if it records one."""
-    if not lock.exists():
-        return None
-    stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {})
-    for stage in stages.values():
-        for out in stage.get("outs", []):
-            if Path(out["path"]) == path:
-                return out.get("md5")
-    return None
-
-
 def load_trusted(path: Path):
     """joblib.load, after checking the file is the one `dvc repro` produced."""
     import joblib
 
     if not path.exists():
         raise PipelineError(f"{path} not found: run `dvc repro` (or `dvc pull`) first")
-    expected = recorded_md5(path)
-    if expected and hashlib.md5(path.read_bytes()).hexdigest() != expected:
+    expected = lock_md5(path)
+    if expected and md5(path) != expected:
         raise PipelineError(
             f"{path} is not the file dvc.lock records, and unpickling an unknown file can run "
             f"any code: restore it with `dvc checkout {path}` or rebuild it with `dvc repro`"

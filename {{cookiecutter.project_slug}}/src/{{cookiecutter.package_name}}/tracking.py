@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from .config import Config, Paths
+from .dvc_records import lock_md5, tracked_md5
 from .errors import PipelineError
 from .metrics import HEADLINE
+from .serving import load_trusted
 
 PACKAGE = __package__ or __name__.rpartition(".")[0]
 SWITCH = f"{PACKAGE.upper()}_TRACKING"
@@ -105,23 +106,14 @@ def git_tags(root: Path) -> dict[str, str]:
     }
 
 
-def data_tags(cfg: Config, root: Path) -> dict[str, str]:
-    """DVC's own records of the data: the raw file's `.dvc` file, then dvc.lock's stages."""
+def data_tags(cfg: Config) -> dict[str, str]:
+    """The data versions in DVC's own records: dvc.lock, else the raw file's `.dvc` file."""
     raw = cfg["data"]["raw_path"]
     tags = {"data.name": str(cfg["data"]["name"]), "data.raw.path": raw}
-
-    def read(path: Path) -> dict:
-        return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
-
-    for out in read(root / f"{raw}.dvc").get("outs", []):
-        tags["data.raw.md5"] = out["md5"]
-    prepare = read(root / "dvc.lock").get("stages", {}).get("prepare", {})
-    for entry in prepare.get("deps", []):
-        if entry["path"] == raw:
-            tags["data.raw.md5"] = entry["md5"]
-    for entry in prepare.get("outs", []):
-        if entry["path"] == "data/processed":
-            tags["data.processed.md5"] = entry["md5"]
+    if found := lock_md5(raw, "deps") or tracked_md5(Path(raw)):
+        tags["data.raw.md5"] = found
+    if found := lock_md5("data/processed"):
+        tags["data.processed.md5"] = found
     return tags
 
 
@@ -139,12 +131,12 @@ def end_orphaned_runs(mlflow_client, experiment_id: str) -> None:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
-        return pid > 0
-    return pid > 0
+    except PermissionError:
+        pass  # it exists, as another user's
+    return True
 
 
 def _experiment(cfg: Config):
@@ -173,10 +165,7 @@ def _experiment(cfg: Config):
 def _process_tags(kind: str) -> dict[str, str]:
     tags = {"run.kind": kind, "run.pid": str(os.getpid()), "run.host": socket.gethostname()}
     if name := os.environ.get("DVC_EXP_NAME"):  # `dvc exp run` saved this code as an experiment
-        tags |= {
-            "dvc.exp_name": name,
-            "dvc.exp_baseline": os.environ.get("DVC_EXP_BASELINE_REV", ""),
-        }
+        tags |= {"dvc.exp_name": name, "dvc.exp_baseline": os.getenv("DVC_EXP_BASELINE_REV", "")}
     return tags
 
 
@@ -190,18 +179,12 @@ def log_run(
 ) -> str:
     """Record one evaluated model as one MLflow run; return its id."""
     import mlflow
-    from mlflow.entities import Metric
 
     _experiment(cfg)
-    root = Path.cwd()
     model_name, data_name = cfg["model"]["name"], cfg["data"]["name"]
     key = HEADLINE[cfg["data"].get("task", "classification")]
-    tags = {
-        **_process_tags(kind),
-        "model": model_name,
-        **git_tags(root),
-        **data_tags(cfg, root),
-    }
+    tags = _process_tags(kind) | git_tags(Path.cwd()) | data_tags(cfg)
+    tags["model"] = model_name
     if paths.fit_summary.exists():  # the class trained: another one above large_data.max_rows
         tags["model.estimator"] = json.loads(paths.fit_summary.read_text())["estimator"]
     test_rows = pd.read_parquet(paths.split("test"))
@@ -231,54 +214,52 @@ def log_run(
         mlflow.log_params(run_params(cfg))
         mlflow.log_dict(cfg, "config/params.yaml")
         mlflow.log_input(dataset, context="test")
-        if paths.history.exists():  # per-epoch curves, as metrics with steps
-            history = pd.read_csv(paths.history)
-            curves = [
-                Metric(f"epoch.{name}", float(value), 0, int(row["epoch"]))
-                for _, row in history.iterrows()
-                for name, value in row.items()
-                if name != "epoch" and pd.notna(value)
-            ]
-            client().log_batch(run_id, metrics=curves)
+        log_curves(run_id, paths)
         model_id = None
         if cfg["tracking"].get("log_model", True):
-            model = _load_model(paths)
-            example = test_rows.drop(columns=cfg["data"]["target"]).head(5)
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                input_example=example,
-                # cloudpickle: the PyTorch MLP is no type the safer `skops` format knows.
-                serialization_format="cloudpickle",
-                code_paths=[str(Path(__file__).parent)],  # this package travels with the model
-                pip_requirements=requirements(cfg),  # saves MLflow's 5-second guess
-            )
-            model_id = info.model_id
+            model_id = log_model(paths, test_rows.drop(columns=cfg["data"]["target"]).head(5))
         mlflow.log_metrics(
             {k: float(v) for k, v in flatten(metrics).items()}, model_id=model_id, dataset=dataset
         )
-        for report in sorted(paths.reports.iterdir()):
-            if report.is_dir():
-                mlflow.log_artifacts(str(report), f"reports/{report.name}")
-            else:
-                mlflow.log_artifact(str(report), "reports")
+        mlflow.log_artifacts(str(paths.reports), "reports")
     return run_id
 
 
-def requirements(cfg: Config) -> list[str]:
-    """What loading the model needs, pinned to the versions that trained it."""
+def log_curves(run_id: str, paths: Paths) -> None:
+    """The per-epoch curves train wrote (reports/train_history.csv), as metrics with steps."""
+    from mlflow.entities import Metric
+
+    if not paths.history.exists():
+        return
+    curves = [
+        Metric(f"epoch.{name}", float(value), 0, int(row["epoch"]))
+        for _, row in pd.read_csv(paths.history).iterrows()
+        for name, value in row.items()
+        if name != "epoch" and pd.notna(value)
+    ]
+    client().log_batch(run_id, metrics=curves)
+
+
+def log_model(paths: Paths, example: pd.DataFrame) -> str:
+    """The deployable Pipeline, with the package that defines it; returns its model id."""
     from importlib.metadata import version
 
+    import mlflow
+
+    model = load_trusted(paths.model)
     needed = ["scikit-learn", "pandas", "numpy", "pyyaml", "cloudpickle"]
-    if "torch" in json.dumps(cfg["model"]) or cfg["model"]["name"] == "mlp":
+    if type(model[-1]).__module__.startswith(f"{PACKAGE}.models"):  # the PyTorch MLP
         needed.append("torch")
-    return [f"{name}=={version(name)}" for name in needed]
-
-
-def _load_model(paths: Paths):
-    from .serving import load_trusted
-
-    return load_trusted(paths.model)
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        input_example=example,
+        # cloudpickle: the PyTorch MLP is no type the safer `skops` format knows.
+        serialization_format="cloudpickle",
+        code_paths=[str(Path(__file__).parent)],  # this package travels with the model
+        pip_requirements=[f"{name}=={version(name)}" for name in needed],  # not MLflow's guess
+    )
+    return info.model_id
 
 
 @contextmanager
@@ -290,10 +271,9 @@ def parent_run(
     It ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C). Not the active run: children
     in other processes name it with `log_run(parent_run_id=...)`.
     """
-    experiment = _experiment(cfg)
     mlflow_client = client()
     run = mlflow_client.create_run(
-        experiment.experiment_id, run_name=name, tags={**_process_tags(kind), **(tags or {})}
+        _experiment(cfg).experiment_id, run_name=name, tags=_process_tags(kind) | dict(tags or {})
     )
     status = "FAILED"
     try:
