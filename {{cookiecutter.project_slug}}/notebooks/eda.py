@@ -21,7 +21,11 @@ from IPython.display import Image, Markdown, display
 from {{ cookiecutter.package_name }} import eda
 from {{ cookiecutter.package_name }}.config import load_params
 from {{ cookiecutter.package_name }}.plotting import pyplot
-from {{ cookiecutter.package_name }}.prepare import clean, load_raw, split
+from {{ cookiecutter.package_name }}.prepare import (
+    clean,
+    load_raw,
+    split,
+)
 
 # Work from the project root (where params.yaml is), wherever Jupyter was started.
 ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "params.yaml").exists())
