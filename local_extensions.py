@@ -150,28 +150,48 @@ def output_dir_errors(output_dir: Path) -> list[str]:
     return []
 
 
+# The project folder the current bake writes, and whether it was there before (set by
+# check_answers, read by the excepthook below).
+WRITING: dict = {}
+
+
 def report_write_failures(target: Path, existed: bool) -> None:
     """If writing the project fails (a disk that fills up meanwhile, a folder made read-only),
     cookiecutter stops on a traceback and leaves a half-written project: say it in one line
-    instead, and remove the folder if this bake created it. Only an error nothing else caught
-    reaches sys.excepthook, once the process is ending; anything else is shown as before."""
-    previous = sys.excepthook
+    instead, and remove the folder if this bake created it. Only an OSError that nothing
+    caught and that was raised inside cookiecutter's generate_files reaches this (when the
+    process is ending); anything else is shown as before."""
+    WRITING.update(target=target, existed=existed)
+    if sys.excepthook is not write_failure_hook:
+        WRITING["previous"] = sys.excepthook
+        sys.excepthook = write_failure_hook
 
-    def excepthook(kind, error, traceback):
-        if not issubclass(kind, OSError):
-            return previous(kind, error, traceback)
-        if not existed:
-            shutil.rmtree(target, ignore_errors=True)
-        cause = error.__cause__ or error  # cookiecutter wraps some in OSError("Unable to ...")
-        left = "nothing was left behind" if not existed else "the folder was there before"
-        print(
-            f"error: project_slug {target.name!r}: writing {target} failed "
-            f"({getattr(cause, 'strerror', None) or cause}); {left}: free some space or "
-            "choose another folder (e.g. 'cookiecutter -o ~/projects ...')",
-            file=sys.stderr,
-        )
 
-    sys.excepthook = excepthook
+def raised_while_generating(traceback) -> bool:
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name == "generate_files" and frame.f_globals.get("__name__") == (
+            "cookiecutter.generate"
+        ):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def write_failure_hook(kind, error, traceback) -> None:
+    if not (issubclass(kind, OSError) and raised_while_generating(traceback)):
+        return WRITING["previous"](kind, error, traceback)
+    target, existed = WRITING["target"], WRITING["existed"]
+    if not existed:
+        shutil.rmtree(target, ignore_errors=True)
+    cause = error.__cause__ or error  # cookiecutter wraps some in OSError("Unable to ...")
+    left = "the folder was there before" if existed else "nothing was left behind"
+    print(
+        f"error: project_slug {target.name!r}: writing {target} failed "
+        f"({getattr(cause, 'strerror', None) or cause}); {left}: free some space or "
+        "choose another folder (e.g. 'cookiecutter -o ~/projects ...')",
+        file=sys.stderr,
+    )
 
 
 class QuotingExtension(Extension):

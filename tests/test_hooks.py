@@ -214,6 +214,23 @@ def test_check_answers_filter_runs_the_hook_checks(capsys):
     assert capsys.readouterr().err.startswith("error: package_name 'mlflow' would shadow")
 
 
+def test_write_failure_hook_leaves_other_errors_and_folders_alone(tmp_path, monkeypatch):
+    """Only a write that fails inside cookiecutter's generate_files removes the new folder: an
+    OSError after the bake (a script that bakes, then fails) must never delete the project."""
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    shown = []
+    project = tmp_path / "project"
+    project.mkdir()
+    ext.report_write_failures(project, existed=False)
+    assert sys.excepthook is ext.write_failure_hook
+    monkeypatch.setitem(ext.WRITING, "previous", lambda *error: shown.append(error))
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError as error:
+        ext.write_failure_hook(OSError, error, error.__traceback__)
+    assert project.is_dir() and len(shown) == 1
+
+
 # ------------------------------------------------------------------ post_gen_project
 
 
