@@ -89,10 +89,9 @@ def control_character(value: str, allowed: str = "") -> str | None:
 def too_long(field: str, value: str, example: str) -> str | None:
     if len(value) <= MAX_NAME:
         return None
-    return (
-        f"{field} {value!r} is {len(value)} characters long: keep it to {MAX_NAME} "
-        f"(put the rest in the description) {example}"
-    )
+    rest = " (put the rest in the description)" if field == "project_name" else ""
+    limit = f"keep it to {MAX_NAME}{rest}"
+    return f"{field} {value!r} is {len(value)} characters long: {limit} {example}"
 
 
 def check_project_name(value: str) -> str | None:
