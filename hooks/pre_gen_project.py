@@ -41,6 +41,13 @@ WINDOWS_DEVICES = {"con", "prn", "aux", "nul"} | DEVICES
 # Names (project, folder, package) are typed on every import line and head the package
 # docstring: 60 characters keep those lines within ruff's 100 (tests/test_generation.py).
 MAX_NAME = 60
+# Standard library modules of some supported Python but not of every one (tomllib came in
+# 3.11; 3.12 and 3.13 removed these, PEP 594): the project's Python may not be the one
+# running cookiecutter, whose sys.stdlib_module_names this completes.
+STDLIB_OF_SOME_VERSIONS = {"tomllib", "asynchat", "asyncore", "distutils", "imp", "smtpd"}
+STDLIB_OF_SOME_VERSIONS |= {"aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr"}
+STDLIB_OF_SOME_VERSIONS |= {"lib2to3", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev"}
+STDLIB_OF_SOME_VERSIONS |= {"pipes", "sndhdr", "spwd", "sunau", "telnetlib", "uu", "xdrlib"}
 # Line breaks and tabs in the name and description are folded into spaces where they are used.
 FOLDED = "\n\r\t"
 
@@ -120,7 +127,7 @@ def package_name_clash(value: str) -> str | None:
     """Why a package of this name would break the project, or None."""
     if keyword.iskeyword(value) or keyword.issoftkeyword(value):
         return "is a Python keyword"
-    if value in sys.stdlib_module_names:
+    if value in sys.stdlib_module_names or value in STDLIB_OF_SOME_VERSIONS:
         return "would shadow the standard library's module of the same name"
     if value in DEPENDENCY_MODULES:
         return "would shadow the module of the same name that the project's dependencies install"
