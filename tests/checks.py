@@ -137,23 +137,26 @@ def path_without(*tools: str) -> str:
 OWNED_ELSEWHERE = ("src/", "tests/")
 
 
-def pre_commit(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The project's pre-commit, with the hooks' tools from this .venv (scripts/venv_run.py
-    takes them from PATH where the project has no .venv) and a scratch PRE_COMMIT_HOME:
-    every hook is local, nothing is fetched."""
-    run_env = {
+def hooks_env(project: Path, env: dict | None = None) -> dict[str, str]:
+    """Environment for the project's pre-commit hooks with the hooks' tools from this .venv
+    (scripts/venv_run.py takes them from PATH where the project has no .venv) and a scratch
+    PRE_COMMIT_HOME: every hook is local, nothing is fetched."""
+    return {
         **os.environ,
         "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
         "PYTHONPATH": str(project / "src"),  # the params-sync hook imports the package
         "PRE_COMMIT_HOME": str(project.parent / "pre-commit-home"),
         **(env or {}),
     }
+
+
+def pre_commit(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "pre-commit"), *args],
         cwd=project,
         capture_output=True,
         text=True,
-        env=run_env,
+        env=hooks_env(project, env),
         timeout=300,
     )
 

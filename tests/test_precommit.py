@@ -49,14 +49,33 @@ def guarded(tmp_path_factory) -> Path:
     return project
 
 
-def commit(project: Path, path: str, text: str, env: dict | None = None):
+IDENTITY = {
+    f"GIT_{who}_{key}": value
+    for who in ("AUTHOR", "COMMITTER")
+    for key, value in (("NAME", "Guard Test"), ("EMAIL", "guard@example.com"))
+}
+
+
+def commit(project: Path, path: str, text: str, env: dict | None = None) -> tuple[int, str]:
+    """`git commit` of one new file through the installed hooks, then undone: (exit, output)."""
     (project / path).parent.mkdir(parents=True, exist_ok=True)
     (project / path).write_text(text)
     subprocess.run(["git", "add", "--force", path], cwd=project, check=True)
-    result = checks.pre_commit(project, "run", "--files", path, env=env)
-    subprocess.run(["git", "reset", "--quiet", "HEAD", "--", path], cwd=project, check=True)
+    head = checks.git(project, "rev-parse", "HEAD")
+    result = subprocess.run(
+        ["git", "commit", "--quiet", "-m", f"Add {path}"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=checks.hooks_env(project, {**IDENTITY, **(env or {})}),
+        timeout=300,
+    )
+    committed = checks.git(project, "rev-parse", "HEAD") != head
+    assert committed == (result.returncode == 0), result.stdout + result.stderr
+    subprocess.run(["git", "reset", "--quiet", head.strip(), "--", path], cwd=project, check=True)
+    subprocess.run(["git", "reset", "--quiet", "--soft", head.strip()], cwd=project, check=True)
     (project / path).unlink()
-    return result
+    return result.returncode, result.stdout + result.stderr
 
 
 def test_env_files_are_git_ignored(guarded):
@@ -79,24 +98,24 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY9"  # AWS's documented ex
 def test_your_aws_secret_key_is_refused_anywhere(guarded, path):
     env = {"AWS_SECRET_ACCESS_KEY": AWS_SECRET, "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE"}
     text = f'AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"\nAWS_SECRET = "{AWS_SECRET}"\n'
-    result = commit(guarded, path, text, env=env)
-    assert result.returncode != 0
-    assert f"AWS secret found in {path}" in result.stdout
+    code, output = commit(guarded, path, text, env=env)
+    assert code != 0
+    assert f"AWS secret found in {path}" in output
 
 
 def test_aws_credentials_file_keys_are_refused(guarded, tmp_path):
     credentials = tmp_path / "credentials"
     credentials.write_text(f"[default]\naws_secret_access_key = {AWS_SECRET}\n")
     env = {"AWS_SHARED_CREDENTIALS_FILE": str(credentials)}
-    result = commit(guarded, "conf/storage.yaml", f"secret: {AWS_SECRET}\n", env=env)
-    assert result.returncode != 0
-    assert "AWS secret found in conf/storage.yaml" in result.stdout
+    code, output = commit(guarded, "conf/storage.yaml", f"secret: {AWS_SECRET}\n", env=env)
+    assert code != 0
+    assert "AWS secret found in conf/storage.yaml" in output
 
 
 def test_no_aws_credentials_configured_is_not_an_error(guarded, tmp_path):
     env = {"HOME": str(tmp_path), "AWS_SECRET_ACCESS_KEY": ""}
-    result = commit(guarded, "notes/plain.md", "nothing secret\n", env=env)
-    assert result.returncode == 0, result.stdout
+    code, output = commit(guarded, "notes/plain.md", "nothing secret\n", env=env)
+    assert code == 0, output
 
 
 PRIVATE_KEYS = {
@@ -108,18 +127,18 @@ PRIVATE_KEYS = {
 
 @pytest.mark.parametrize("path", PRIVATE_KEYS)
 def test_private_keys_are_refused(guarded, path):
-    result = commit(guarded, path, PRIVATE_KEYS[path])
-    assert result.returncode != 0
-    assert f"Private key found: {path}" in result.stdout
+    code, output = commit(guarded, path, PRIVATE_KEYS[path])
+    assert code != 0
+    assert f"Private key found: {path}" in output
 
 
 def test_large_files_are_refused_with_the_dvc_way_out(guarded):
     big = "x," * 300_000  # 600 KB
-    result = commit(guarded, "data/extra.csv", big)
-    assert result.returncode != 0
-    assert "data/extra.csv (586 KB) exceeds 500 KB" in result.stdout
-    assert "dvc add" in result.stdout  # the hook's name says where data belongs
-    assert commit(guarded, "data/small.csv", "a,b\n1,2\n").returncode == 0
+    code, output = commit(guarded, "data/extra.csv", big)
+    assert code != 0
+    assert "data/extra.csv (586 KB) exceeds 500 KB" in output
+    assert "dvc add" in output  # the hook's name says where data belongs
+    assert commit(guarded, "data/small.csv", "a,b\n1,2\n")[0] == 0
 
 
 def test_hooks_are_local_and_run_the_projects_tools():
