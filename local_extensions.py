@@ -14,17 +14,24 @@ JSON or Python file, nor inject code into the hooks:
 are known (cookiecutter.json's `__answers_checked`), before cookiecutter creates any
 folder: a bad answer stops with one line per problem and nothing written. The hook
 runs the same checks again when cookiecutter is driven without that key (replay).
+Where cookiecutter's own call can be seen (the command line, `cookiecutter()`), the
+folder it is about to write is checked too: not a project already (`-f`), writable,
+with room for the project.
 """
 
 import json
+import os
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from jinja2 import pass_environment
 from jinja2.ext import Extension
 
 PRE_GEN_HOOK = Path(__file__).resolve().parent / "hooks" / "pre_gen_project.py"
+TEMPLATE_DIR = PRE_GEN_HOOK.parent.parent / "{{cookiecutter.project_slug}}"
 
 
 def quoted(text: object) -> str:
@@ -79,11 +86,112 @@ def check_answers(environment, answers: dict) -> str:
     namespace: dict = {"__name__": "pre_gen_project"}
     exec(compile(code, str(PRE_GEN_HOOK), "exec"), namespace)  # noqa: S102 - our own hook
     errors = namespace["validate"](namespace["ANSWERS"])
+    call = cookiecutter_call()
+    if not errors and call is not None:
+        output_dir, overwrite = call
+        target = output_dir / answers["project_slug"]
+        if overwrite and target.is_dir():
+            errors = [namespace["check_folder"](target)]
+        errors = [e for e in errors if e] or output_dir_errors(output_dir)
+        if not errors:
+            report_write_failures(target, existed=target.exists())
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
     if errors:
         raise SystemExit(1)
     return "yes"
+
+
+def cookiecutter_call() -> tuple[Path, bool] | None:
+    """(output_dir, overwrite_if_exists) of the `cookiecutter.main.cookiecutter` call that
+    is rendering the answers, or None when something else drives the generation (cruft)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "cookiecutter" and frame.f_globals.get("__name__") == (
+            "cookiecutter.main"
+        ):
+            local = frame.f_locals
+            return Path(os.path.abspath(local.get("output_dir", "."))), bool(
+                local.get("overwrite_if_exists")
+            )
+        frame = frame.f_back
+    return None
+
+
+def template_size() -> int:
+    return sum(p.stat().st_size for p in TEMPLATE_DIR.rglob("*") if p.is_file())
+
+
+def output_dir_errors(output_dir: Path) -> list[str]:
+    """Can the project be written under output_dir? One line per problem, none when it can.
+
+    Tried for real (a folder made and removed): permissions, read-only file systems and
+    quotas all answer the same way, for root too. The room needed is three times the
+    template: the files, DVC's cache copy of the raw data, and git's objects.
+    """
+    existing = output_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    example = "(e.g. 'cookiecutter -o ~/projects ...')"
+    try:
+        shutil.rmtree(tempfile.mkdtemp(prefix=".cookiecutter-check-", dir=existing))
+    except OSError as exc:
+        return [
+            f"output_dir {str(output_dir)!r} cannot be written ({exc.strerror or exc}): "
+            f"choose a folder you can write to {example}"
+        ]
+    needed = 3 * template_size() + 10 * 2**20
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        return [
+            f"output_dir {str(output_dir)!r} has {free // 2**20} MB free, the project needs "
+            f"about {needed // 2**20} MB: free some space or choose another folder {example}"
+        ]
+    return []
+
+
+# The project folder the current bake writes, and whether it was there before (set by
+# check_answers, read by the excepthook below).
+WRITING: dict = {}
+
+
+def report_write_failures(target: Path, existed: bool) -> None:
+    """If writing the project fails (a disk that fills up meanwhile, a folder made read-only),
+    cookiecutter stops on a traceback and leaves a half-written project: say it in one line
+    instead, and remove the folder if this bake created it. Only an OSError that nothing
+    caught and that was raised inside cookiecutter's generate_files reaches this (when the
+    process is ending); anything else is shown as before."""
+    WRITING.update(target=target, existed=existed)
+    if sys.excepthook is not write_failure_hook:
+        WRITING["previous"] = sys.excepthook
+        sys.excepthook = write_failure_hook
+
+
+def raised_while_generating(traceback) -> bool:
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_name == "generate_files" and frame.f_globals.get("__name__") == (
+            "cookiecutter.generate"
+        ):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
+def write_failure_hook(kind, error, traceback) -> None:
+    if not (issubclass(kind, OSError) and raised_while_generating(traceback)):
+        return WRITING["previous"](kind, error, traceback)
+    target, existed = WRITING["target"], WRITING["existed"]
+    if not existed:
+        shutil.rmtree(target, ignore_errors=True)
+    cause = error.__cause__ or error  # cookiecutter wraps some in OSError("Unable to ...")
+    left = "the folder was there before" if existed else "nothing was left behind"
+    print(
+        f"error: project_slug {target.name!r}: writing {target} failed "
+        f"({getattr(cause, 'strerror', None) or cause}); {left}: free some space or "
+        "choose another folder (e.g. 'cookiecutter -o ~/projects ...')",
+        file=sys.stderr,
+    )
 
 
 class QuotingExtension(Extension):

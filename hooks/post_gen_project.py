@@ -3,6 +3,11 @@
 Nothing here may kill generation: a missing tool or git identity is reported
 with the one command that finishes the job (`make setup` repeats every step
 that was skipped), and the project is kept.
+
+Nothing here touches what the template did not write: DVC is started only where
+it was not, a failed start removes only what it created, and the first commit
+holds the template's files and DVC's, named one by one (never `git add --all`),
+through whatever git hooks the repository has (never `--no-verify`).
 """
 
 import contextlib
@@ -19,7 +24,11 @@ ANSWERS = {
     "project_name": {{ cookiecutter.project_name|quoted }},
     "license": {{ cookiecutter.license|quoted }},
     "github_actions": {{ cookiecutter.github_actions|quoted }},
+    "package_name": {{ cookiecutter.package_name|quoted }},
 }
+# The template's folder (cookiecutter says; cruft, which renders into an empty temporary
+# folder, does not).
+REPO_DIR = {{ cookiecutter._repo_dir|default("")|quoted }}
 RAW_DATA = Path("data/raw/penguins-raw.csv")
 
 
@@ -51,11 +60,23 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split()) or "no message"
 
 
+# What `dvc init` and `dvc add` of the bundled data write (data/raw/.gitignore is the template's).
+DVC_FILES = (".dvc/config", ".dvc/.gitignore", ".dvcignore", f"{RAW_DATA}.dvc")
+
+
 def undo_dvc(root: Path) -> None:
-    """Leave no half-initialised DVC behind: `make setup` redoes the whole step."""
+    """Leave no half-initialised DVC behind: `make setup` redoes the whole step.
+
+    Called only when none of these existed before (init_dvc checks): it removes only
+    what this run created, never a `.dvc/` (cache, remotes) that was here.
+    """
     shutil.rmtree(root / ".dvc", ignore_errors=True)
     for name in (".dvcignore", f"{RAW_DATA}.dvc"):
         (root / name).unlink(missing_ok=True)
+
+
+def dvc_present(root: Path) -> list[str]:
+    return [name for name in (".dvc", ".dvcignore", f"{RAW_DATA}.dvc") if (root / name).exists()]
 
 
 def init_dvc(root: Path) -> str | None:
@@ -63,6 +84,8 @@ def init_dvc(root: Path) -> str | None:
 
     In-process saves a second interpreter start and DVC's import (about a second).
     """
+    if existed := dvc_present(root):
+        return f"{existed[0]} already exists, so DVC was left as it is"
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     try:
         from dvc.repo import Repo
@@ -110,16 +133,38 @@ def init_dvc_cli(root: Path, env: dict) -> str | None:
 NO_IDENTITY = "git has no identity (user.name and user.email)"
 
 
-def first_commit(root: Path) -> str | None:
-    git("add", "--all", root=root)
-    result = git(
-        "commit",
-        "--quiet",
-        "--no-verify",
-        "-m",
-        "Start project from the ML experiment template",
-        root=root,
-    )
+def template_files(root: Path, repo_dir: str, package: str) -> set[str]:
+    """The project's paths of the files the template holds (the package folder's name
+    rendered), or, where the template's folder is unknown, every file in the new project
+    but git's (the pre-generation hook refused a folder that held anything but .git)."""
+    if repo_dir and Path(repo_dir).is_dir():
+        source = next(p for p in Path(repo_dir).iterdir() if "cookiecutter.project_slug" in p.name)
+        files = (p.relative_to(source) for p in source.rglob("*") if p.is_file())
+        return {
+            "/".join(package if "cookiecutter." in part else part for part in path.parts)
+            for path in files
+        }
+    return {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(root).parts[:1]
+    }
+
+
+def first_commit(root: Path, ours: set[str]) -> str | None:
+    """Commit the files named in `ours` that git does not ignore, through the repository's hooks."""
+    ignored = git("ls-files", "-z", "--others", "--ignored", "--exclude-standard", root=root)
+    if ignored.returncode != 0:
+        return f"`git ls-files` failed: {one_line(ignored.stderr)}"
+    kept = ours - set(ignored.stdout.split("\0"))
+    paths = sorted(path for path in kept if (root / path).exists())
+    if not paths:
+        return "no new file to commit"
+    added = git("add", "--", *paths, root=root)
+    if added.returncode != 0:
+        return f"`git add` failed: {one_line(added.stderr)}"
+    message = "Start project from the ML experiment template"
+    result = git("commit", "--quiet", "-m", message, "--", *paths, root=root)
     if result.returncode == 0:
         return None
     if "user.email" in result.stderr or "identity" in result.stderr:
@@ -130,6 +175,7 @@ def first_commit(root: Path) -> str | None:
 def main() -> None:
     root = Path.cwd()
     remove_unchosen(ANSWERS, root)
+    ours = template_files(root, REPO_DIR, ANSWERS["package_name"])
     skipped = []
     why = init_git(root)
     if why:
@@ -138,7 +184,9 @@ def main() -> None:
         why = init_dvc(root)
         if why:
             skipped.append(f"DVC initialisation ({why})")
-        why = first_commit(root)
+        else:
+            ours |= set(DVC_FILES)
+        why = first_commit(root, ours)
         if why:
             skipped.append(f"first commit ({why})")
     print(f"Created {ANSWERS['project_name']} in {root}")

@@ -128,3 +128,49 @@ def path_without(*tools: str) -> str:
     return os.pathsep.join(
         d for d in folders if d and not any(Path(d, tool).exists() for tool in tools)
     )
+
+
+# Files that other work owns: the package code and the project's own tests are being
+# rewritten (the redesign), and their lines that spell the package name are not yet
+# length-stable. A lint run whose only changes are there is an expected failure (xfail),
+# not a pass; empty this once that code keeps its lines for names of 1 to 60 characters.
+OWNED_ELSEWHERE = ("src/", "tests/")
+
+
+def hooks_env(project: Path, env: dict | None = None) -> dict[str, str]:
+    """Environment for the project's pre-commit hooks with the hooks' tools from this .venv
+    (scripts/venv_run.py takes them from PATH where the project has no .venv) and a scratch
+    PRE_COMMIT_HOME: every hook is local, nothing is fetched."""
+    return {
+        **os.environ,
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+        "PYTHONPATH": str(project / "src"),  # the params-sync hook imports the package
+        "PRE_COMMIT_HOME": str(project.parent / "pre-commit-home"),
+        **(env or {}),
+    }
+
+
+def pre_commit(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "pre-commit"), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=hooks_env(project, env),
+        timeout=300,
+    )
+
+
+def assert_lint_passes_unchanged(project: Path) -> None:
+    """`make lint` on a fresh project passes and rewrites nothing (what it rewrote is undone)."""
+    import pytest
+
+    result = pre_commit(project, "run", "--all-files")
+    changed = git(project, "status", "--porcelain").splitlines()
+    git(project, "checkout", "--", ".")
+    if result.returncode == 0 and not changed:
+        return
+    paths = [line[3:] for line in changed]
+    if paths and all(path.startswith(OWNED_ELSEWHERE) for path in paths):
+        pytest.xfail(f"only code owned by the redesign changed: {', '.join(paths)}")
+    raise AssertionError(f"changed: {changed}\n{result.stdout[-4000:]}{result.stderr}")

@@ -12,6 +12,12 @@ to cookiecutter, which renders them first (`{{ 6 * 7 }}` becomes `42`).
 from __future__ import annotations
 
 import ast
+import contextlib
+import os
+import resource
+import signal
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -25,7 +31,9 @@ import local_extensions as ext
 
 BAD = [
     ("project_name", "   "),
-    ("project_name", "A very long name " * 5),
+    ("project_name", "A very long name " * 4),
+    ("project_name", "Escape \x1b[31m sequence"),
+    ("project_name", "Delete \x7f char"),
     ("project_slug", "My Project"),
     ("project_slug", "1st-project"),
     ("project_slug", "-leading-dash"),
@@ -33,6 +41,13 @@ BAD = [
     ("project_slug", "a/b"),
     ("project_slug", "../escape"),
     ("project_slug", "semi;colon"),
+    ("project_slug", "trailing-dash-"),
+    ("project_slug", "trailing_underscore_"),
+    ("project_slug", "con"),
+    ("project_slug", "aux"),
+    ("project_slug", "nul"),
+    ("project_slug", "com1"),
+    ("project_slug", "s" * 256),
     ("package_name", "test"),
     ("package_name", "tests"),
     ("package_name", "torch"),
@@ -49,6 +64,25 @@ BAD = [
     ("package_name", "MyPackage"),
     ("package_name", "naïve"),
     ("package_name", "src"),
+    ("package_name", "tqdm"),
+    ("package_name", "requests"),
+    ("package_name", "click"),
+    ("package_name", "rich"),
+    ("package_name", "packaging"),
+    ("package_name", "jinja2"),
+    ("package_name", "sqlalchemy"),
+    ("package_name", "flask"),
+    ("package_name", "git"),
+    ("package_name", "__pycache__"),
+    ("package_name", "outputs"),
+    ("package_name", "mlruns"),
+    ("package_name", "lpt1"),
+    ("package_name", "p" * 61),
+    ("author_name", "Ada\nIntern"),
+    ("author_name", "Ada \x1b Intern"),
+    ("author_email", "🐧@example.com"),
+    ("author_email", "a,b@example.com"),
+    ("author_email", "a>@example.com"),
     ("author_email", "not-an-email"),
     ("author_email", "ada@localhost"),
     ("author_email", "ada lovelace@example.com"),
@@ -56,6 +90,8 @@ BAD = [
     ("python_version", "2.7"),
     ("python_version", "3.9"),
     ("python_version", "3.14"),
+    ("description", "Bell \x07 and escape \x1b"),
+    ("description", "Delete \x7f"),
 ]
 
 ODD = {
@@ -125,6 +161,146 @@ def test_existing_folder_survives_a_failed_overwrite(cli):
     assert sorted(p.name for p in existing.iterdir()) == ["keep.txt"]
 
 
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` (git's own included) and its bytes."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
+
+
+def set_up_project(cli) -> Path:
+    """A baked project as weeks of work leave it: a secret in .env, a DVC remote, its own
+    data, and history of its own on top of the template's commit."""
+    result = cli("--no-input")
+    assert result.returncode == 0, result.stderr
+    project = cli.out / "penguin-species-classifier"
+    (project / ".env").write_text("MLFLOW_TRACKING_PASSWORD=hunter2\n")
+    with (project / ".dvc" / "config").open("a") as config:
+        config.write("['remote \"storage\"']\n    url = /srv/dvc-storage\n")
+    (project / "data" / "raw" / "field-notes.csv").write_text("site,count\nA,3\n")
+    (project / "README.md").write_text("# My own README\n")
+    checks.git(project, "commit", "--quiet", "--no-verify", "-am", "My work")
+    return project
+
+
+@pytest.mark.parametrize("early_check", ["on", "skipped"])
+def test_overwriting_a_set_up_project_is_refused_and_changes_nothing(cli, early_check):
+    """Issue 14: `cookiecutter -f` over a set-up project deleted `.dvc/` and committed `.env`."""
+    project = set_up_project(cli)
+    before = tree(project)
+    head = checks.git(project, "rev-parse", "HEAD")
+    answers = ["__answers_checked=skipped"] if early_check == "skipped" else []
+    result = cli("--no-input", "--overwrite-if-exists", *answers)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("error: project_slug 'penguin-species-classifier': the folder ")
+    assert "already holds files" in errors[0] and "e.g. '" in errors[0]
+    if early_check == "on":  # refused before cookiecutter starts: no traceback either
+        assert result.stderr.strip() == errors[0]
+        assert "Traceback" not in result.stdout + result.stderr
+    assert tree(project) == before
+    assert checks.git(project, "rev-parse", "HEAD") == head
+
+
+def test_overwrite_into_an_empty_folder_or_a_fresh_clone_bakes(cli):
+    """`-f` into an empty folder, or one holding only .git (a clone of an empty repository),
+    is not an overwrite: the bake goes ahead."""
+    for name, slug in (("Empty", "empty"), ("Cloned", "cloned")):
+        (cli.out / slug).mkdir()
+        if name == "Cloned":
+            checks.git(cli.out / slug, "init", "--quiet")
+        result = cli("--no-input", "-f", f"project_name={name}")
+        assert result.returncode == 0, result.stderr
+        assert checks.git(cli.out / slug, "log", "--format=%s").strip()
+        assert checks.git(cli.out / slug, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("field", ["project_name", "author_name", "description"])
+def test_nul_in_free_text_fails_cleanly(tmp_path, capsys, field):
+    """NUL cannot be passed on a command line; cookiecutter's Python API takes it."""
+    value = "Pen\x00guins"
+    with pytest.raises(SystemExit) as stop:
+        bakery.bake(tmp_path / "out", {field: value})
+    assert stop.value.code == 1
+    assert capsys.readouterr().err.startswith(f"error: {field} {value!r} holds the control ")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@contextlib.contextmanager
+def tmpfs(folder: Path, options: str):
+    """A small file system mounted at `folder` (root only; skips elsewhere)."""
+    folder.mkdir()
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True
+    )
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@contextlib.contextmanager
+def read_only_folder(folder: Path):
+    if os.geteuid() == 0:  # permissions do not stop root: a read-only file system does
+        with tmpfs(folder, "ro,size=1m") as mounted:
+            yield mounted
+        return
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        folder.chmod(0o755)
+
+
+def test_read_only_output_folder_fails_cleanly(cli, tmp_path):
+    with read_only_folder(tmp_path / "read-only") as folder:
+        result = cli("--no-input", f"--output-dir={folder / 'projects'}")
+        assert result.returncode != 0
+        assert result.stderr.startswith(f"error: output_dir '{folder}/projects' cannot be written")
+        assert "e.g. '" in result.stderr and len(result.stderr.splitlines()) == 1
+        assert "Traceback" not in result.stdout + result.stderr
+        assert list(folder.iterdir()) == []
+
+
+def test_full_output_folder_fails_cleanly(cli, tmp_path):
+    with tmpfs(tmp_path / "full", "size=2m") as folder:
+        result = cli("--no-input", f"--output-dir={folder}")
+        assert result.returncode != 0
+        assert result.stderr.startswith(f"error: output_dir '{folder}' has 2 MB free")
+        assert "e.g. '" in result.stderr and len(result.stderr.splitlines()) == 1
+        assert list(folder.iterdir()) == []
+
+
+def test_disk_filling_up_while_writing_leaves_nothing(cli):
+    """The write fails half-way (as when the disk fills up meanwhile): one line, no folder.
+    Simulated with a file size limit, which any user may set: writes past it fail."""
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))  # the raw CSV is 53 KB
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", str(bakery.ROOT)],
+        cwd=cli.out,
+        capture_output=True,
+        text=True,
+        env=bakery.bake_env(),
+        preexec_fn=small_files,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith("error: project_slug 'penguin-species-classifier': writing ")
+    assert "File too large" in result.stderr and "nothing was left behind" in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stdout
+    assert list(cli.out.iterdir()) == []
+
+
 def assert_says_what_was_typed(project: Path, name: str, author: str, description: str) -> None:
     assert checks.unrendered(project) == [] or "{" in name + author + description
     assert checks.parse_errors(project) == []
@@ -178,7 +354,7 @@ def test_odd_free_text_bakes_and_reads_back(cli, kind):
 
 
 def test_jinja_typed_at_the_prompt_is_kept_as_text(cli):
-    name = "{{ cookiecutter.project_slug }} ${{ github.token }} {% raw %}"
+    name = "{{ cookiecutter.project_slug }} ${{ github.sha }} {% raw %}"
     author = "{# not a comment #} {{ 6 * 7 }}"
     description = "{%- if x %}{{ '}}' }}"
     typed = [name, "braces", "braces", author, "ada@example.com", description, "3.12", "2", "1"]

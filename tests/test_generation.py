@@ -144,3 +144,9 @@ def test_params_yaml_uses_the_plain_filter():
     `hydra_quoted` (whose backslash would become part of the MLflow experiment name)."""
     text = (bakery.TEMPLATE_DIR / "params.yaml").read_text(encoding="utf-8")
     assert "hydra_quoted" not in text
+
+
+def test_pre_commit_passes_unchanged(combo):
+    """`make lint`, the generated CI's first step, on the fresh project (issue 14)."""
+    _, project = combo
+    checks.assert_lint_passes_unchanged(project)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -23,7 +24,9 @@ from cookiecutter.environment import StrictEnvironment
 from omegaconf import OmegaConf
 
 import bakery
+import dependency_modules
 import local_extensions as ext
+import test_answers
 
 HOOKS = bakery.ROOT / "hooks"
 TRICKY = [
@@ -110,7 +113,9 @@ VALID = {
     "project_name": "Penguins",
     "project_slug": "penguins",
     "package_name": "penguins",
+    "author_name": "Ada Intern",
     "author_email": "ada@example.com",
+    "description": "Penguins, reproducibly.",
     "python_version": "3.11",
 }
 
@@ -120,33 +125,19 @@ def test_pre_gen_accepts_the_defaults():
     assert hook.validate(hook.ANSWERS) == []
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("project_name", "  "),
-        ("project_name", "x" * 81),
-        ("project_slug", "Penguins"),
-        ("project_slug", "1st"),
-        ("project_slug", "a/b"),
-        ("project_slug", "../up"),
-        ("project_slug", ""),
-        ("project_slug", "-x"),
-        ("package_name", "my-pkg"),
-        ("package_name", "9lives"),
-        ("package_name", "class"),
-        ("package_name", "match"),
-        ("package_name", "torch"),
-        ("package_name", "test"),
-        ("package_name", "json"),
-        ("package_name", "Penguins"),
-        ("author_email", "ada"),
-        ("author_email", "ada@example"),
-        ("author_email", "a b@x.org"),
-        ("python_version", "3.9"),
-        ("python_version", "3.14"),
-        ("python_version", "3"),
-    ],
-)
+# Beside every hostile answer of the command-line matrix: those a command line cannot carry.
+UNIT_ONLY = [
+    ("project_name", "nul \x00"),
+    ("author_name", "Ada\x00"),
+    ("description", "nul \x00"),
+    ("project_slug", ""),
+    ("package_name", "json"),
+    ("package_name", "tomllib"),  # 3.11+: refused when cookiecutter runs on 3.10 too
+    ("package_name", "cgi"),  # removed in 3.13: refused when cookiecutter runs on 3.13 too
+]
+
+
+@pytest.mark.parametrize(("field", "value"), [*UNIT_ONLY, *test_answers.BAD])
 def test_pre_gen_rejects_with_one_line_naming_field_value_and_example(field, value):
     hook = render_hook("pre_gen_project")
     errors = hook.validate({**VALID, field: value})
@@ -160,6 +151,82 @@ def test_pre_gen_rejects_with_one_line_naming_field_value_and_example(field, val
 @pytest.mark.parametrize("value", ["penguins", "penguin_species", "p2", "_private"])
 def test_pre_gen_accepts_good_package_names(value):
     assert render_hook("pre_gen_project").check_package_name(value) is None
+
+
+@pytest.mark.parametrize("value", ["Zoë Ünal-Łukasiewicz", 'O\'Brien "Lab"', "Ada, Countess"])
+def test_pre_gen_accepts_author_names_package_metadata_accepts(value):
+    assert render_hook("pre_gen_project").check_author_name(value) is None
+
+
+AUTHORS = [
+    ("Ada Intern", "ada.intern@example.com"),
+    ("Zoë Ünal-Łukasiewicz", "zoe+ml@example.co.uk"),
+    ('O\'Brien "Lab", Ada <x>', "o_brien@sub.example.org"),
+    ("Ada\nIntern", "ada@example.com"),
+    ("Ada\rIntern", "ada@example.com"),
+    ("Ada", "🐧@example.com"),
+    ("Ada", "a,b@example.com"),
+    ("Ada", "a>@example.com"),
+    ("Ada", "a<b@example.com"),
+    ("Ada", "a@b@example.com"),
+    ("Ada", "a b@example.com"),
+    ("Ada", "a;b@example.com"),
+    ("Ada", "ada@exa mple.com"),
+    ("Ada", ".ada@example.com"),
+    ("Ada", "ada.@example.com"),
+    ("Ada", "a..b@example.com"),
+]
+
+
+@pytest.mark.parametrize(("name", "email"), AUTHORS)
+def test_pre_gen_refuses_every_author_the_build_backend_refuses(name, email):
+    """Issue 14: names and e-mails the build backend (hatchling) rejects at `make setup`
+    baked fine. The hook refuses first what the backend would (and accepts what it would)."""
+    from hatchling.metadata.core import ProjectMetadata
+
+    project = {"name": "p", "version": "1", "authors": [{"name": name, "email": email}]}
+    try:
+        ProjectMetadata(".", None, {"project": project}).core.authors_data  # noqa: B018
+    except Exception:  # noqa: BLE001 - any refusal of the backend
+        backend_accepts = False
+    else:
+        backend_accepts = True
+    hook = render_hook("pre_gen_project")
+    hook_accepts = not hook.check_author_name(name) and not hook.check_author_email(email)
+    assert hook_accepts == backend_accepts  # the hook is stricter elsewhere: ada@localhost
+
+
+def test_pre_gen_refuses_every_name_the_generated_gitignore_ignores():
+    """A package folder named like an unanchored .gitignore pattern would never reach git."""
+    hook = render_hook("pre_gen_project")
+    gitignore = (bakery.TEMPLATE_DIR / ".gitignore").read_text(encoding="utf-8")
+    samples = []
+    for line in gitignore.splitlines():
+        pattern = line.strip().rstrip("/")
+        if not pattern or pattern[0] in "#!" or "/" in pattern:
+            continue  # comments, exceptions, and patterns anchored to one path
+        sample = pattern.replace("*", "x")
+        if re.fullmatch(r"[a-z_][a-z0-9_]*", sample):
+            samples.append(sample)
+    assert {"__pycache__", "outputs", "multirun"} <= set(samples)
+    for sample in samples:
+        assert "gitignore" in (hook.check_package_name(sample) or ""), sample
+
+
+def test_dependency_modules_cover_the_direct_dependencies_and_the_reported_names():
+    """The list is generated (scripts/dependency_modules.py); the slow tier checks it against
+    a set-up project's .venv. Here: it is there, in the generated form, and names the
+    modules of every direct dependency and each name the hostile-answer report found."""
+    hook = render_hook("pre_gen_project")
+    text = (HOOKS / "pre_gen_project.py").read_text(encoding="utf-8")
+    listed = dependency_modules.listed_modules(text)
+    assert listed == set(hook.DEPENDENCY_MODULES)
+    start = text.index(dependency_modules.BEGIN)
+    assert text[start:].startswith(dependency_modules.block(listed)), "edited by hand?"
+    direct = {"dvc", "hydra", "matplotlib", "mlflow", "numpy", "optuna", "pandas", "yaml"}
+    direct |= {"ruamel", "sklearn", "threadpoolctl", "torch", "tqdm", "jupytext", "pytest"}
+    reported = {"requests", "click", "rich", "packaging", "jinja2", "sqlalchemy", "flask", "git"}
+    assert direct | reported <= listed
 
 
 def test_pre_gen_answers_survive_escaping_and_cannot_inject(tmp_path):
@@ -186,6 +253,23 @@ def test_check_answers_filter_runs_the_hook_checks(capsys):
         )
     assert exit_.value.code == 1
     assert capsys.readouterr().err.startswith("error: package_name 'mlflow' would shadow")
+
+
+def test_write_failure_hook_leaves_other_errors_and_folders_alone(tmp_path, monkeypatch):
+    """Only a write that fails inside cookiecutter's generate_files removes the new folder: an
+    OSError after the bake (a script that bakes, then fails) must never delete the project."""
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    shown = []
+    project = tmp_path / "project"
+    project.mkdir()
+    ext.report_write_failures(project, existed=False)
+    assert sys.excepthook is ext.write_failure_hook
+    monkeypatch.setitem(ext.WRITING, "previous", lambda *error: shown.append(error))
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError as error:
+        ext.write_failure_hook(OSError, error, error.__traceback__)
+    assert project.is_dir() and len(shown) == 1
 
 
 # ------------------------------------------------------------------ post_gen_project
@@ -266,7 +350,7 @@ def test_first_commit_without_identity_says_so(post_hook, project_tree, monkeypa
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     assert post_hook.init_git(project_tree) is None
-    assert post_hook.first_commit(project_tree) == post_hook.NO_IDENTITY
+    assert post_hook.first_commit(project_tree, {"README.md"}) == post_hook.NO_IDENTITY
 
 
 def test_main_survives_a_missing_git(post_hook, project_tree, monkeypatch, capsys):
@@ -277,6 +361,85 @@ def test_main_survives_a_missing_git(post_hook, project_tree, monkeypatch, capsy
     assert "Skipped for now: git repository (git is not installed)" in out
     assert "make setup" in out
     assert not (project_tree / ".git").exists()
+
+
+@pytest.fixture
+def identity(monkeypatch):
+    for who in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{who}_NAME", "Hook Test")
+        monkeypatch.setenv(f"GIT_{who}_EMAIL", "hook-test@example.com")
+
+
+def committed(root: Path) -> list[str]:
+    return subprocess.run(
+        ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.split()
+
+
+def test_main_keeps_a_dvc_setup_it_finds(post_hook, project_tree, monkeypatch, capsys, identity):
+    """Issue 14: the hook deleted `.dvc/` (cache, remote), `.dvcignore` and the data's .dvc file
+    when `dvc init` found them. What it did not create, it leaves alone."""
+    monkeypatch.chdir(project_tree)
+    (project_tree / ".dvc" / "cache").mkdir(parents=True)
+    found = {
+        ".dvc/config": "[core]\n    remote = storage\n['remote \"storage\"']\n    url = /srv/dvc\n",
+        ".dvc/cache/blob": "cached data",
+        ".dvcignore": "# mine\n",
+        "data/raw/penguins-raw.csv.dvc": "outs:\n- md5: 0\n  path: penguins-raw.csv\n",
+    }
+    for path, text in found.items():
+        (project_tree / path).write_text(text)
+    post_hook.main()
+    assert "DVC initialisation (.dvc already exists, so DVC was left as it is)" in (
+        capsys.readouterr().out
+    )
+    for path, text in found.items():
+        assert (project_tree / path).read_text() == text, path
+
+
+def test_failed_dvc_start_removes_only_its_own_files(post_hook, project_tree, monkeypatch):
+    monkeypatch.chdir(project_tree)
+    (project_tree / "data/raw/penguins-raw.csv").unlink()  # `dvc add` must fail
+    (project_tree / "data/raw/mine.csv").write_text("a\n1\n")
+    assert post_hook.init_git(project_tree) is None
+    assert post_hook.init_dvc(project_tree).startswith("DVC failed: ")
+    assert (project_tree / "data/raw/mine.csv").read_text() == "a\n1\n"
+    assert (project_tree / "data/raw/.gitignore").exists()  # the template's, not DVC's
+
+
+def test_first_commit_holds_only_the_template_files(post_hook, project_tree, identity):
+    """Issue 14: `git add --all` committed a `.env` holding a secret and a CSV DVC tracks."""
+    (project_tree / ".env").write_text("SECRET=hunter2\n")
+    (project_tree / "notes").mkdir()
+    (project_tree / "notes" / "mine.csv").write_text("a\n")
+    kept = {"README.md", "LICENSE", ".github/workflows/ci.yml", "data/raw/.gitignore"}
+    left_out = {"data/raw/penguins-raw.csv", "gone.txt"}  # ignored by git / removed since
+    assert post_hook.init_git(project_tree) is None
+    assert post_hook.first_commit(project_tree, kept | left_out) is None
+    assert sorted(committed(project_tree)) == sorted(kept)
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project_tree, capture_output=True, text=True
+    ).stdout
+    assert "?? .env" in status and "?? notes/" in status
+
+
+def test_first_commit_goes_through_the_git_hooks(post_hook, project_tree, identity):
+    """No `--no-verify`: a repository's pre-commit hook runs, and its refusal is reported."""
+    assert post_hook.init_git(project_tree) is None
+    hook = project_tree / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'refused by the project hook' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    why = post_hook.first_commit(project_tree, {"README.md"})
+    assert why and "refused by the project hook" in why and "\n" not in why
+    assert committed(project_tree) == ["README.md"]  # staged, for the user to commit
+
+
+def test_template_files_are_the_templates_paths_rendered(post_hook, tmp_path):
+    files = post_hook.template_files(tmp_path, str(bakery.ROOT), "birds")
+    assert {"README.md", "pyproject.toml", "src/birds/__init__.py", ".gitignore"} <= files
+    assert not [f for f in files if "{" in f or "cookiecutter" in f]
+    (tmp_path / "stray.txt").write_text("x")  # without the template's folder: what is there
+    assert post_hook.template_files(tmp_path, "", "birds") == {"stray.txt"}
 
 
 @pytest.mark.parametrize("name", ["pre_gen_project", "post_gen_project"])

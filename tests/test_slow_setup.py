@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,23 @@ def test_setup_installs_the_package_editable_with_dev_tools(baked_project):
         assert (baked_project.bin / tool).exists(), f".venv lacks {tool}"
     torch = baked_project.venv("python", "-c", "import torch; print(torch.__version__)")
     assert "+cu" not in torch.stdout, "a CUDA build of torch was installed"
+
+
+def test_dependency_modules_list_is_current(baked_project):
+    """The pre-generation hook refuses a package_name that a dependency's module already has
+    (`tqdm`, `git`, ...) from a list generated from a set-up project's .venv: a dependency
+    that brings a new module fails here, with the command that refreshes the list."""
+    package = next(p.name for p in (baked_project.path / "src").iterdir() if p.is_dir())
+    result = baked_project.run(
+        sys.executable,
+        bakery.ROOT / "scripts" / "dependency_modules.py",
+        baked_project.python,
+        "--check",
+        "--own",
+        package,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_setup_installs_the_pre_commit_hook(baked_project):
