@@ -20,7 +20,7 @@ from IPython.display import Image, Markdown, display
 
 from {{ cookiecutter.package_name }} import eda
 from {{ cookiecutter.package_name }}.config import load_params
-from {{ cookiecutter.package_name }}.plotting import pyplot
+from {{ cookiecutter.package_name }}.plots import pyplot
 from {{ cookiecutter.package_name }}.prepare import (
     clean,
     load_raw,
@@ -53,20 +53,21 @@ raw.head()
 raw.isna().sum().loc[lambda counts: counts > 0].sort_values(ascending=False)
 
 # %% [markdown]
-# The same species is spelled with different capitals ("Adelie Penguin", "Gentoo penguin"):
-# `data.synonyms` maps each spelling to one label.
+# The target's values as typed. In the penguin table the same species is spelled with
+# different capitals ("Adelie Penguin", "Gentoo penguin"): `data.synonyms` maps each spelling
+# to one label, and matching ignores case and extra spaces.
 
 # %%
 raw[target].value_counts()
 
 # %% [markdown]
-# Row order leaks the label: the file is sorted by species and `sample_number` restarts at 1
-# within each species. That is why identifiers are in `data.drop`, and why the split is
+# Row order leaks labels: the penguin file is sorted by species and `sample_number` restarts
+# at 1 within each species. That is why identifiers are in `data.drop`, and why the split is
 # shuffled and stratified.
 
 # %%
 raw.assign(row=range(len(raw)), sample_number=raw["sample_number"].astype(int)).groupby(
-    target, sort=False
+    "species", sort=False
 )[["row", "sample_number"]].agg(["min", "max"])
 
 # %% [markdown]
@@ -99,7 +100,7 @@ plt = pyplot()
 out = ROOT / ".scratch" / "notebook_eda"
 numeric = list(data_cfg["numeric"])
 figures = [
-    eda.class_balance(train, target, out, plt),
+    eda.target_plot(train, target, out, plt, regression=False),
     eda.histograms(train, numeric, out, plt),
     eda.box_plots(train, numeric, target, out, plt),
     eda.correlation_heatmap(train, numeric, out, plt),
