@@ -8,12 +8,27 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }}.config import Paths, compose, differences, load_params
+from {{ cookiecutter.package_name }}.config import (
+    Paths,
+    compose,
+    differences,
+    load_params,
+)
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.featurize import build_featurizer
-from {{ cookiecutter.package_name }}.metrics import METRICS, classification_metrics, majority_baseline
+from {{ cookiecutter.package_name }}.metrics import (
+    METRICS,
+    classification_metrics,
+    majority_baseline,
+)
 from {{ cookiecutter.package_name }}.pipeline import run_pipeline
-from {{ cookiecutter.package_name }}.prepare import clean, clean_rows, load_raw, prepare, split
+from {{ cookiecutter.package_name }}.prepare import (
+    clean,
+    clean_rows,
+    load_raw,
+    prepare,
+    split,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_TASK = "penguins_island"  # as conftest.py
@@ -355,7 +370,10 @@ def test_big_data_switches_the_svm_skips_cv_and_samples(tmp_path, cfg, capsys):
 
 @pytest.mark.parametrize("model", ["logreg", "svm"])
 def test_regression_end_to_end_on_the_bundled_mass_config(tmp_path, tiny_raw, model):
-    from {{ cookiecutter.package_name }}.serving import load_trusted, predict
+    from {{ cookiecutter.package_name }}.serving import (
+        load_trusted,
+        predict,
+    )
 
     run_cfg = compose([f"model={model}", "data=penguins_mass"], conf_dir=ROOT / "conf")
     paths = Paths(tmp_path)

@@ -20,7 +20,11 @@ import pytest
 import yaml
 
 from {{ cookiecutter.package_name }} import tracking
-from {{ cookiecutter.package_name }}.config import Paths, compose, write_params
+from {{ cookiecutter.package_name }}.config import (
+    Paths,
+    compose,
+    write_params,
+)
 from {{ cookiecutter.package_name }}.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
