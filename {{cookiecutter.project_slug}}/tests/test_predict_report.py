@@ -57,7 +57,7 @@ def test_run_ids_by_prefix(tracked):
     run_id = tracked["run_id"]
     assert compare.resolve_run_id(run_id[:6]) == run_id
     assert compare.resolve_run_id(run_id.upper()) == run_id
-    with pytest.raises(PipelineError, match="at least its first 6"):
+    with pytest.raises(PipelineError, match="no run .* 6 or more"):
         compare.resolve_run_id(run_id[:5])
     with pytest.raises(PipelineError, match="no run .*make compare"):
         compare.resolve_run_id("000000")

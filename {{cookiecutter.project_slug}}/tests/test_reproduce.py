@@ -20,7 +20,7 @@ def git(project, *args: str) -> str:
 def test_a_clean_run_reproduces_every_metric_exactly(tracked):
     project = tracked["project"]
     before = git(project, "status", "--porcelain")
-    rows = reproduce(tracked["run_id"][:8], quiet=True)
+    rows = reproduce(tracked["run_id"][:8])
     assert rows and all(same for *_, same in rows), [r for r in rows if not r[3]]
     assert {"accuracy", "f1", "roc_auc", "train.f1", "lift.f1", "gap.f1"} <= {r[0] for r in rows}
     assert git(project, "status", "--porcelain") == before  # the user's tree is untouched
@@ -55,7 +55,7 @@ def fake_run(tracked, **tags: str) -> str:
 def test_a_run_from_a_dirty_tree_is_refused_with_the_fix(tracked):
     run_id = fake_run(tracked, **{"git.dirty": "true", "git.dirty_files": "src/pkg/train.py"})
     with pytest.raises(PipelineError) as error:
-        reproduce(run_id, quiet=True)
+        reproduce(run_id)
     message = str(error.value)
     assert "uncommitted changes (src/pkg/train.py)" in message
     assert "commit" in message and "dvc exp run" in message and "--allow-dirty" in message
@@ -64,7 +64,7 @@ def test_a_run_from_a_dirty_tree_is_refused_with_the_fix(tracked):
 def test_missing_data_is_explained_and_leaves_no_worktree(tracked):
     run_id = fake_run(tracked)  # a data hash this project never had
     with pytest.raises(PipelineError) as error:
-        reproduce(run_id, quiet=True)
+        reproduce(run_id)
     assert "0" * 32 in str(error.value) and "dvc pull" in str(error.value)
     assert len(git(tracked["project"], "worktree", "list").splitlines()) == 1
 
@@ -72,6 +72,6 @@ def test_missing_data_is_explained_and_leaves_no_worktree(tracked):
 def test_an_unknown_commit_or_run_is_named(tracked):
     run_id = fake_run(tracked, **{"mlflow.source.git.commit": "f" * 40})
     with pytest.raises(PipelineError, match="not in this repository"):
-        reproduce(run_id, quiet=True)
+        reproduce(run_id)
     with pytest.raises(PipelineError, match="no run"):
-        reproduce("nope42", quiet=True)
+        reproduce("nope42")

@@ -96,21 +96,17 @@ def format_table(runs: Sequence, metric: str) -> str:
 
 def resolve_run_id(prefix: str) -> str:
     """The full id of the one run whose id starts with `prefix` (6 characters or more)."""
-    prefix = prefix.strip().lower()
-    if len(prefix) < 6 or not prefix.isalnum():
-        raise PipelineError(
-            f"run id {prefix!r}: give at least its first 6 characters (`make compare` lists them)"
-        )
-    mlflow_client = tracking.client()
-    experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
-    found = mlflow_client.search_runs(
-        experiments, filter_string=f"attributes.run_id LIKE '{prefix}%'", max_results=2
-    )
+    prefix, mlflow_client = prefix.strip().lower(), tracking.client()
+    found = []
+    if len(prefix) >= 6 and prefix.isalnum():  # (also keeps quotes out of the filter)
+        experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
+        query = f"attributes.run_id LIKE '{prefix}%'"
+        found = mlflow_client.search_runs(experiments, query, max_results=2)
     if len(found) != 1:
-        problem = "no run" if not found else "more than one run"
+        matches = "no run" if not found else "more than one run"
         raise PipelineError(
-            f"{problem} with an id starting {prefix!r} in {tracking.tracking_uri()}: "
-            "`make compare` lists the runs"
+            f"{matches} with an id starting {prefix!r}: give 6 or more of its first characters, "
+            "as `make compare` lists them"
         )
     return found[0].info.run_id
 

@@ -53,10 +53,8 @@ def read_rows(source: Path) -> pd.DataFrame:
     if not source.exists():
         raise PipelineError(f"input file {source} not found")
     try:
-        if source.suffix == ".parquet":
-            df = pd.read_parquet(source)
-        else:
-            df = pd.read_csv(source, dtype=str, keep_default_na=False)
+        parquet = source.suffix == ".parquet"
+        df = pd.read_parquet(source) if parquet else pd.read_csv(source, dtype=str, na_filter=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{source} is not a readable table: {exc}") from None
     if df.empty:

@@ -48,10 +48,7 @@ def source_commit(tags: dict, root: Path, allow_dirty: bool) -> str:
         return saved[tags["dvc.exp_name"]]
     commit = tags.get("mlflow.source.git.commit")
     if not commit:
-        raise PipelineError(
-            "the run recorded no git commit (it was made outside a git repository): "
-            "its code cannot be restored. Commit, then run again."
-        )
+        raise PipelineError("the run recorded no git commit: its code cannot be restored")
     if tags.get("git.dirty") == "true" and not allow_dirty:
         raise PipelineError(
             f"the run was made with uncommitted changes ({tags.get('git.dirty_files') or '?'}), "
@@ -90,7 +87,7 @@ def download(mlflow_client, run_id: str, path: str) -> str:
 
 
 def reproduce(
-    run_id: str, *, keep: bool = False, allow_dirty: bool = False, quiet: bool = False
+    run_id: str, *, keep: bool = False, allow_dirty: bool = False
 ) -> list[tuple[str, object, object, bool]]:
     """Re-run the run; return (metric, recorded, reproduced, equal) for every metric."""
     from mlflow.exceptions import MlflowException
@@ -119,11 +116,7 @@ def reproduce(
             f"# The config of MLflow run {run_id}\n" + yaml.safe_dump(config, sort_keys=False),
             encoding="utf-8",
         )
-        if not quiet:
-            print(
-                f"reproduce: run {run_id} ({found.info.run_name}) on commit {commit[:12]}, "
-                f"re-running the pipeline in {tree}"
-            )
+        print(f"reproduce: run {run_id} ({found.info.run_name}) on commit {commit[:12]}, in {tree}")
         env = {
             **os.environ,
             "PYTHONPATH": str(tree / "src"),  # the run's code, not this checkout's
@@ -131,12 +124,8 @@ def reproduce(
             tracking.SWITCH: "0",  # the re-run is a check, not a new run
         }
         repro = [sys.executable, "-m", "dvc", "repro", "--force", "--no-run-cache"]
-        result = subprocess.run(repro, cwd=tree, env=env, capture_output=quiet, text=True)
-        if result.returncode != 0:
-            raise PipelineError(
-                f"the pipeline failed in {tree} (exit {result.returncode})"
-                + (f": {result.stderr.strip()[-2000:]}" if quiet else "")
-            )
+        if (code := subprocess.run(repro, cwd=tree, env=env).returncode) != 0:
+            raise PipelineError(f"the pipeline failed (exit {code}; --keep keeps {tree})")
         actual = json.loads((tree / "reports" / "metrics.json").read_text(encoding="utf-8"))
     finally:
         if keep:

@@ -96,16 +96,6 @@ def job(cfg: DictConfig) -> None:
         tracking.client().set_tag(parent, f"{FAILED}{hydra_cfg.job.num}", message)
 
 
-def children(parent: str) -> list:
-    mlflow_client = tracking.client()
-    experiment = mlflow_client.get_run(parent).info.experiment_id
-    return list(
-        mlflow_client.search_runs(
-            [experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'", max_results=5000
-        )
-    )
-
-
 def main() -> None:
     """Hydra reads the command line and runs the jobs; then the parent run ends (FAILED when a
     job failed, KILLED or FAILED when the sweep itself stopped) and the table is printed."""
@@ -115,8 +105,11 @@ def main() -> None:
         app(job)()
         if PARENT_RUN not in os.environ:
             return  # `--help`, `--cfg job` and the like: nothing ran
-        parent = os.environ[PARENT_RUN]
-        runs, tags = children(parent), tracking.client().get_run(parent).data.tags
+        parent, mlflow_client = os.environ[PARENT_RUN], tracking.client()
+        found = mlflow_client.get_run(parent)
+        jobs = f"tags.mlflow.parentRunId = '{parent}'"  # the child runs
+        runs = mlflow_client.search_runs([found.info.experiment_id], jobs, max_results=5000)
+        tags = found.data.tags
         metric = tags["sweep.metric"]
         print(compare.format_table(compare.ranked(runs, metric), metric))
         failed = [tags[k] for k in sorted(tags) if k.startswith(FAILED)]
