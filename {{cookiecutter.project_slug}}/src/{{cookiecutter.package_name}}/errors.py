@@ -17,5 +17,5 @@ def run_cli(main: Callable[[], object]) -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt as exc:
-        print(f"stopped: {exc or 'interrupted'}", file=sys.stderr)
+        print(f"stopped: {str(exc) or 'interrupted'}", file=sys.stderr)
         sys.exit(getattr(exc, "exit_code", 130))
