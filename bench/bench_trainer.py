@@ -142,7 +142,7 @@ def make_run_trainer(package: str, conf: Path, work: Path, device: str, precisio
     settings = yaml.safe_load((conf / "trainer" / "default.yaml").read_text())
     settings.update(
         device=device, precision=precision, optimizer="adam", lr=LR, weight_decay=0.0,
-        scheduler="none", batch_size=BATCH, patience=None, loader="memory",
+        scheduler="none", batch_size=BATCH, patience=None,
         checkpoint_dir=str(work / "checkpoints"), resume="never", progress=True,
         cpu_threads=torch.get_num_threads(),  # the same as the other loops (--threads)
     )  # fmt: skip

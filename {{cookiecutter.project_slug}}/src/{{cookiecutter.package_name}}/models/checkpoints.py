@@ -21,7 +21,7 @@ import torch
 from ..errors import PipelineError
 
 # Settings that cannot change the numbers, so changing them still resumes from a checkpoint.
-NOT_HASHED = ("checkpoint_dir", "resume", "progress", "loader", "num_workers")
+NOT_HASHED = ("checkpoint_dir", "resume", "progress")
 
 
 @dataclass
@@ -41,10 +41,8 @@ class RunState:
 
 def path_for(settings: dict, arrays, **about) -> Path | None:
     """One file per configuration in `settings["checkpoint_dir"]`, named by a hash of all that
-    shapes the result (settings, data, and `about`: seed, network...).
-
-    So resume=auto only continues the same run, and parallel sweep jobs never share a file.
-    """
+    shapes the result (settings, data, and `about`: seed, network...): so resume=auto only
+    continues the same run, and parallel sweep jobs never share a file."""
     if settings["checkpoint_dir"] is None:
         return None
     digest = hashlib.sha256()
@@ -58,21 +56,15 @@ def path_for(settings: dict, arrays, **about) -> Path | None:
     return Path(settings["checkpoint_dir"]) / f"trainer-{digest.hexdigest()[:16]}.pt"
 
 
-def save(path: Path, net, optimizer, scheduler, scaler, state: RunState) -> None:
-    """Write to a temporary file, then rename it: a crash never leaves half a checkpoint.
-
-    (No fsync: it would double the cost for small epochs; a power cut may lose the file, and an
-    unreadable checkpoint only means starting afresh.)
-    """
-    payload = {
-        "model": net.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict() if scheduler else None,
-        "scaler": scaler.state_dict(),
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "state": dict(vars(state)),
-    }
+def save(path: Path, parts: dict, state: RunState) -> None:
+    """Save `parts` (name: an object with a state_dict, or None), the random generators and
+    `state` to a temporary file, then rename it: a crash never leaves half a checkpoint.
+    (No fsync: it would double the cost of small epochs; after a power cut an unreadable
+    checkpoint only means starting afresh.)"""
+    payload = {name: part.state_dict() for name, part in parts.items() if part is not None}
+    payload["torch_rng"] = torch.get_rng_state()
+    payload["cuda_rng"] = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    payload["state"] = dict(vars(state))
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,9 +79,9 @@ def save(path: Path, net, optimizer, scheduler, scaler, state: RunState) -> None
         ) from None
 
 
-def restore(path: Path, net, optimizer, scheduler, scaler, device) -> RunState | None:
-    """Load the checkpoint at `path` into the freshly built pieces and return the state the loop
-    continues from; None if there is none (or it is unreadable: then start afresh)."""
+def restore(path: Path, parts: dict, device) -> RunState | None:
+    """Load the checkpoint at `path` into `parts` (as given to `save`) and return the state the
+    loop continues from; None if there is none (or it is unreadable: then start afresh)."""
     if not path.exists():
         return None
     try:
@@ -99,11 +91,9 @@ def restore(path: Path, net, optimizer, scheduler, scaler, device) -> RunState |
     except Exception as exc:  # e.g. cut short by a power failure
         print(f"trainer: ignoring unreadable checkpoint {path} ({exc})", file=sys.stderr)
         return None
-    net.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    if scheduler:
-        scheduler.load_state_dict(payload["scheduler"])
-    scaler.load_state_dict(payload["scaler"])
+    for name, part in parts.items():
+        if part is not None:
+            part.load_state_dict(payload[name])
     torch.set_rng_state(payload["torch_rng"])
     if payload["cuda_rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(payload["cuda_rng"])
@@ -115,11 +105,9 @@ def restore(path: Path, net, optimizer, scheduler, scaler, device) -> RunState |
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) or SIGTERM stopped training, after a checkpoint was saved.
-
-    A KeyboardInterrupt, so `except Exception` blocks let it through; `errors.run_cli` exits
-    with `exit_code` (130 for SIGINT, 143 for SIGTERM).
-    """
+    """Ctrl-C (SIGINT) or SIGTERM stopped training, after a checkpoint was saved. A
+    KeyboardInterrupt, so `except Exception` lets it through; `errors.run_cli` exits with
+    `exit_code` (130 for SIGINT, 143 for SIGTERM)."""
 
     def __init__(self, signum: int, checkpoint: Path | None):
         self.signum, self.checkpoint, self.exit_code = signum, checkpoint, 128 + signum

@@ -1,5 +1,4 @@
-"""Where training runs: the device (`trainer.device`), its mixed precision, torchrun's processes,
-and how the rows reach them (`trainer.loader`).
+"""Where training runs: the device (`trainer.device`), its mixed precision and torchrun's processes.
 
 One process trains alone. `torchrun --nproc-per-node=N --master-addr=127.0.0.1 -m ...train` starts
 N copies with RANK, LOCAL_RANK and WORLD_SIZE set; they train one model together (DDP: each
@@ -8,17 +7,15 @@ takes its share of every batch, gradients are averaged) and only rank 0 writes f
 
 import contextlib
 import os
-import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from ..errors import PipelineError
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class ConfigError(PipelineError, ValueError):
@@ -27,20 +24,15 @@ class ConfigError(PipelineError, ValueError):
 
 def resolve_device(name: str) -> torch.device:
     """`auto` picks CUDA, then Apple's MPS, then the CPU; an explicit choice must exist here."""
-    if name not in DEVICES:
-        raise ConfigError(f"trainer.device={name!r} is not valid: use one of {', '.join(DEVICES)}")
-    mps = torch.backends.mps.is_available()
+    found = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
-    elif name == "cuda" and not torch.cuda.is_available():
+        name = next((kind for kind, here in found.items() if here), "cpu")
+    elif name in found and not found[name]:
+        gpu = "CUDA GPU" if name == "cuda" else "Apple GPU (MPS)"
+        hint = ", or install a CUDA build of PyTorch" if name == "cuda" else ""
         raise ConfigError(
-            "trainer.device='cuda' but this PyTorch sees no CUDA GPU: use "
-            "trainer.device=auto (or cpu), or install a CUDA build of PyTorch"
-        )
-    elif name == "mps" and not mps:
-        raise ConfigError(
-            "trainer.device='mps' but MPS (Apple GPU) is not available here: "
-            "use trainer.device=auto (or cpu)"
+            f"trainer.device={name!r} but this PyTorch sees no {gpu}: "
+            f"use trainer.device=auto (or cpu){hint}"
         )
     if name == "cuda":  # under torchrun each process on a machine drives its own GPU
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -48,10 +40,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def mixed_precision(precision: str, device: torch.device):
-    """(dtype or None, autocast context, gradient scaler) for `trainer.precision`.
-
-    Mixed precision only on CUDA (auto: bf16 where the GPU has it); elsewhere float32.
-    """
+    """(dtype or None, autocast context, gradient scaler) for `trainer.precision`: mixed
+    precision only on CUDA (auto: bf16 where the GPU has it); elsewhere float32."""
     dtype = None
     if device.type == "cuda" and precision != "fp32":
         if precision == "auto":
@@ -86,6 +76,11 @@ def torch_settings(device: torch.device, cpu_threads: int | None, deterministic:
         torch.use_deterministic_algorithms(was_deterministic, warn_only=warn_only)
 
 
+def tensor(array, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A copy of a numpy array on the device (contiguous first: torch takes no reversed arrays)."""
+    return torch.tensor(np.ascontiguousarray(array), dtype=dtype, device=device)
+
+
 @dataclass(frozen=True)
 class World:
     """This process's place among the training processes (rank 0 of 1 without torchrun)."""
@@ -96,6 +91,12 @@ class World:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """Add a tensor up across processes (nothing to do alone): every rank sees the same sums."""
+        if self.size > 1:
+            dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        return values
 
 
 def is_main_process() -> bool:
@@ -122,51 +123,23 @@ def process_group(device: torch.device) -> Iterator[World]:
             dist.destroy_process_group()
 
 
-def sum_over_ranks(values: torch.Tensor, world: World) -> torch.Tensor:
-    """Add a tensor up across processes (nothing to do alone): every rank sees the same sums."""
-    if world.size > 1:
-        dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return values
+def data_parallel(net: nn.Module, device: torch.device, world: World) -> nn.Module:
+    """`net` wrapped by DDP under torchrun, which averages gradients across the processes."""
+    if world.size == 1:
+        return net
+    ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(net, device_ids=ids)
 
 
-def tensors(x, y, y_dtype: str = "int64") -> tuple[torch.Tensor, torch.Tensor]:
-    """numpy arrays as float32 / y_dtype tensors in host memory (no copy when already so)."""
-    x = np.require(x, dtype=np.float32, requirements=["C", "W"])
-    return torch.from_numpy(x), torch.from_numpy(np.require(y, y_dtype, ["C", "W"]))
-
-
-def batches(x, y, order, first_step, cfg, world: World, device):
+def batches(x, y, order, first_step: int, batch_size: int, world: World):
     """(x, y, n) for each step of one epoch from `first_step` on, batch_size rows at a time from
-    `order` (the epoch's shuffled row numbers); n is the batch's rows, so that loss sum / n is
-    the batch's mean loss.
+    `order` (the epoch's shuffled row numbers); loss sum / n is the batch's mean loss.
 
-    Both loaders give the same batches: `memory` picks rows of the tensors on the device;
-    `dataloader` has num_workers processes read them from host memory. Under DDP every process
-    draws the same order and takes every world.size-th row of each batch, so together they see
-    exactly the batches one process would; n is then the batch's rows / world.size, because DDP
-    averages the processes' gradients (a mean of sums / n: the whole batch's mean).
-    """
-    starts = range(first_step * cfg.batch_size, len(order), cfg.batch_size)
-    sizes = [min(cfg.batch_size, len(order) - start) for start in starts]
-    order = order.to(device) if cfg.loader == "memory" else order
-    shares = [order[start : start + cfg.batch_size][world.rank :: world.size] for start in starts]
-    if cfg.loader == "memory":
-        rows = ((x.index_select(0, share), y.index_select(0, share)) for share in shares)
-    else:
-        rows = torch.utils.data.DataLoader(
-            torch.utils.data.TensorDataset(x, y),
-            sampler=shares,  # each item is one batch's row numbers
-            batch_size=None,
-            num_workers=cfg.num_workers,
-            pin_memory=device.type == "cuda",
-            generator=torch.Generator(),  # else the loader draws from (and moves) the global RNG
-            worker_init_fn=_ignore_sigint,
-        )
-    for (xb, yb), size in zip(rows, sizes, strict=True):
-        yield xb.to(device, non_blocking=True), yb.to(device, non_blocking=True), size / world.size
-
-
-def _ignore_sigint(worker_id: int) -> None:
-    # Ctrl-C reaches every process of the terminal; workers leave it to the main process, which
-    # finishes its step, saves a checkpoint and then shuts them down.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    Under DDP every process draws the same order and takes every world.size-th row of each
+    batch, so together they see exactly the batches one process would; n is then the batch's
+    rows / world.size, as DDP averages the processes' gradients (a mean of sums / n: the whole
+    batch's mean)."""
+    for start in range(first_step * batch_size, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        share = batch[world.rank :: world.size]
+        yield x.index_select(0, share), y.index_select(0, share), len(batch) / world.size

@@ -1,10 +1,9 @@
 """MLPClassifier and MLPRegressor: a multi-layer perceptron in PyTorch, as scikit-learn estimators.
 
-The network is defined here and trainer.py trains it. Being estimators, they work in a
-`Pipeline`, with `clone`, `cross_validate`, grid searches and joblib, like the scikit-learn models.
-Settings: hidden_sizes and dropout (conf/model/mlp.yaml), and `trainer`: the dict of
-conf/trainer/default.yaml (device, optimiser, epochs...; a missing key takes that file's value).
-The two differ only in their targets and loss; what they share is `_MLP`.
+The network is defined here and trainer.py trains it. Being estimators, they work in a `Pipeline`,
+with `clone`, `cross_validate`, grid searches and joblib, like the scikit-learn models. Settings:
+hidden_sizes and dropout (conf/model/mlp.yaml), and `trainer`: the dict of conf/trainer/default.yaml
+(a missing key takes that file's value). The two differ only in their targets and loss.
 """
 
 import math
@@ -18,19 +17,27 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
 from torch import nn
 
-from .trainer import ConfigError, TrainerConfig, fit
+from .trainer import TrainerConfig, check, fit, is_a
 
 CHUNK_ROWS = 65536  # rows per forward pass when predicting: bounded memory for any input
+# The network's own settings: what is allowed, and the test (as for the trainer's settings).
+RULES = {
+    "hidden_sizes": (
+        "a list of positive integers, e.g. [64, 64] (empty = a linear model)",
+        lambda v: isinstance(v, list | tuple) and all(is_a(int, n) and n > 0 for n in v),
+    ),
+    "dropout": ("a number in [0, 1)", lambda v: is_a(int | float, v) and 0 <= v < 1),
+    "validation_fraction": ("a number in (0, 1)", lambda v: is_a(int | float, v) and 0 < v < 1),
+}
 
 
 class _MLP(BaseEstimator):
     """Linear -> ReLU (-> Dropout) per hidden layer, then a linear output layer.
 
     `fit(X, y, eval_set=(X_val, y_val))` stops early on the validation rows given; without them
-    it holds out `validation_fraction` of X (seeded by random_state), as scikit-learn's own
-    MLPs with early_stopping=True do. After fit: n_features_in_, net_ (on the CPU, so the
-    fitted estimator pickles and loads anywhere), history_ (a dict per epoch: epoch,
-    train_loss, val_loss, [val_accuracy,] lr) and fit_summary_ (device, epochs_run, ...).
+    it holds out `validation_fraction` of X (seeded by random_state), as scikit-learn's MLPs
+    with early_stopping=True do. After fit: n_features_in_, net_ (on the CPU, so the fitted
+    estimator pickles anywhere), history_ (a dict per epoch) and fit_summary_ (trainer.fit's).
     """
 
     _task = ""  # the trainer's task, which picks the loss: "classification" or "regression"
@@ -48,7 +55,7 @@ class _MLP(BaseEstimator):
 
     def fit(self, X, y, eval_set=None):
         config = TrainerConfig.from_dict(self.trainer or {})  # bad settings fail before any work
-        self._check_params()
+        check("model", self.get_params(), RULES)
         X, y = check_X_y(X, y, dtype=np.float32)
         classify = self._task == "classification"
         if classify:
@@ -74,27 +81,22 @@ class _MLP(BaseEstimator):
         self.net_ = net.cpu().eval()
         return self
 
-    def _forward(self, X, activation=None) -> np.ndarray:
-        """The network's outputs for X (after `activation`, a function of a batch's outputs)."""
+    def _forward(self, X, activation=lambda scores: scores) -> np.ndarray:
+        """The network's outputs for X (after `activation`), CHUNK_ROWS rows at a time."""
         check_is_fitted(self)
-        X = check_array(X, dtype=np.float32)
+        X = check_array(X, dtype=np.float32, order="C")
         if X.shape[1] != self.n_features_in_:  # worded as scikit-learn's estimators say it
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input"
             )
-        out = np.empty((len(X), self.net_[-1].out_features))
         with torch.inference_mode():
-            for start in range(0, len(X), CHUNK_ROWS):
-                scores = self.net_(torch.tensor(X[start : start + CHUNK_ROWS]))
-                if activation is not None:
-                    scores = activation(scores)
-                out[start : start + CHUNK_ROWS] = scores.numpy()
-        return out
+            chunks = torch.tensor(X).split(CHUNK_ROWS)
+            return torch.cat([activation(self.net_(chunk)) for chunk in chunks]).double().numpy()
 
     def _learn_targets(self, y):
-        """Learn about the training rows' targets (classes, or scale); return the network's
-        number of outputs and the function turning targets into what the trainer's loss takes."""
+        """Learn the training targets (classes, or scale); return the network's number of
+        outputs and the function turning targets into what the trainer's loss takes."""
         raise NotImplementedError
 
     def _network(self, n_features: int, n_outputs: int) -> nn.Sequential:
@@ -107,27 +109,10 @@ class _MLP(BaseEstimator):
             width = size
         return nn.Sequential(*layers, nn.Linear(width, n_outputs))
 
-    def _check_params(self) -> None:
-        """One line naming the setting and what is allowed, as for the trainer's settings."""
-        sizes, dropout, fraction = self.hidden_sizes, self.dropout, self.validation_fraction
-        if not isinstance(sizes, list | tuple) or not all(_is(int, n) and n > 0 for n in sizes):
-            raise ConfigError(
-                f"model.hidden_sizes={sizes!r} is not valid: use a list of "
-                "positive integers, e.g. [64, 64] (empty = a linear model)"
-            )
-        if not (_is(int | float, dropout) and 0 <= dropout < 1):
-            raise ConfigError(f"model.dropout={dropout!r} is not valid: use a number in [0, 1)")
-        if not (_is(int | float, fraction) and 0 < fraction < 1):
-            raise ConfigError(
-                f"model.validation_fraction={fraction!r} is not valid: use a number in (0, 1)"
-            )
-
 
 class MLPClassifier(ClassifierMixin, _MLP):
     """The MLP with one output per class and a cross-entropy loss; y: any labels (strings too).
-
-    After fit also classes_; history_ and fit_summary_ include the validation accuracy.
-    """
+    After fit also classes_; history_ and fit_summary_ include the validation accuracy."""
 
     _task = "classification"
 
@@ -147,8 +132,8 @@ class MLPRegressor(RegressorMixin, _MLP):
     """The MLP with one output and a mean-squared-error loss; y: numbers.
 
     It trains on y standardised with the training rows' mean and standard deviation (y_mean_,
-    y_scale_), so the learning rate suits any units, and predicts in y's own units. So its
-    history_'s losses are in standardised units: a val_loss of 1.0 is no better than
+    y_scale_), so the learning rate suits any units, and predicts in y's own units. Its
+    history_'s losses are so in standardised units: a val_loss of 1.0 is no better than
     predicting the mean; 0.1 leaves a tenth of the variance unexplained (R² about 0.9).
     """
 
@@ -158,23 +143,14 @@ class MLPRegressor(RegressorMixin, _MLP):
         return self._forward(X)[:, 0] * self.y_scale_ + self.y_mean_
 
     def _learn_targets(self, y):
-        y = _numbers(y)
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except ValueError:
+            raise ValueError(
+                f"MLPRegressor needs a numeric target, not labels such as {y[0]!r}: "
+                "use MLPClassifier (data.task: classification)"
+            ) from None
         # A constant target has no spread to divide by: it is then only centred.
         self.y_mean_, self.y_scale_ = float(y.mean()), float(y.std()) or 1.0
-        return 1, lambda t: ((_numbers(t) - self.y_mean_) / self.y_scale_).astype(np.float32)
-
-
-def _numbers(y) -> np.ndarray:
-    """A regression target as float64; labels fail in one line."""
-    try:
-        return np.asarray(y, dtype=np.float64)
-    except ValueError:
-        raise ValueError(
-            f"MLPRegressor needs a numeric target, not labels such as {y[0]!r}: "
-            "use MLPClassifier (data.task: classification)"
-        ) from None
-
-
-def _is(kind, value) -> bool:
-    """isinstance, except that True and False are no numbers (Python counts bool as an int)."""
-    return isinstance(value, kind) and not isinstance(value, bool)
+        mean, scale = self.y_mean_, self.y_scale_
+        return 1, lambda t: ((np.asarray(t, np.float64) - mean) / scale).astype(np.float32)

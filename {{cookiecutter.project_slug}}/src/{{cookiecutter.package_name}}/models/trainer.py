@@ -1,15 +1,15 @@
 """The PyTorch training loop behind the MLPs (mlp.py); its settings: conf/trainer/default.yaml.
 
 `fit` is an ordinary loop (shuffle, batch, forward, backward, step) plus what makes runs
-trustworthy and fast: every setting checked before any work (TrainerConfig), early stopping that
-keeps the best epoch's weights, a checkpoint per epoch and on Ctrl-C (checkpoints.py), mixed
-precision on CUDA and several processes under torchrun (devices.py). Read `_train` top to bottom.
+trustworthy: every setting checked before any work (TrainerConfig), early stopping that keeps the
+best epoch's weights, a checkpoint per epoch and on Ctrl-C (checkpoints.py), mixed precision on
+CUDA and several processes under torchrun (devices.py). Read `_train` top to bottom.
 """
 
 import math
 import re
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import torch
@@ -19,60 +19,78 @@ from tqdm import tqdm
 
 from . import checkpoints, devices
 from .checkpoints import RunState, StopOnSignal, TrainingInterrupted
-from .devices import DEVICES, ConfigError
+from .devices import ConfigError
 
-__all__ = ["ConfigError", "TrainerConfig", "TrainingInterrupted", "fit"]
+__all__ = ["ConfigError", "TrainerConfig", "TrainingInterrupted", "check", "fit", "is_a"]
 
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "device": DEVICES,
-    "precision": ("auto", "bf16", "fp16", "fp32"),
-    "optimizer": ("adam", "adamw", "sgd"),
-    "scheduler": ("none", "cosine", "step"),
-    "monitor": ("val_loss", "val_accuracy"),
-    "loader": ("memory", "dataloader"),
-    "resume": ("auto", "never"),
-    "progress": ("auto", True, False),
-    "deterministic": (True, False),
-}
-# Numeric settings, worded as the error message shows what is allowed.
-NUMBERS = {
-    **dict.fromkeys(["lr", "gamma"], "a number > 0"),
-    **dict.fromkeys(["weight_decay", "momentum", "min_delta"], "a number >= 0"),
-    **dict.fromkeys(["batch_size", "eval_batch_size", "max_epochs"], "an integer > 0"),
-    **dict.fromkeys(["step_size", "cpu_threads"], "an integer > 0"),
-    **dict.fromkeys(["num_workers", "patience"], "an integer >= 0"),
-}
-NULL_MEANS = {"patience": "never stop early", "cpu_threads": "one per core"}
 TASKS = ("classification", "regression")  # the loss: cross-entropy, or mean squared error
+
+
+def is_a(kind, value) -> bool:
+    """isinstance, except that True and False are no numbers (Python counts bool as an int)."""
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+# A rule is what the error message says is allowed, and the test of a value.
+POSITIVE = ("a number > 0", lambda v: is_a(int | float, v) and v > 0)
+NON_NEGATIVE = ("a number >= 0", lambda v: is_a(int | float, v) and v >= 0)
+COUNT = ("an integer > 0", lambda v: is_a(int, v) and v > 0)
+COUNT_OR_ZERO = ("an integer >= 0", lambda v: is_a(int, v) and v >= 0)
+FOLDER = ("a folder path, or null for no checkpoints", lambda v: v is None or isinstance(v, str))
+
+
+def one_of(*choices):
+    """The rule for a choice. Types count too: YAML's `true` must not pass for 1."""
+    shown = ", ".join(str(choice).lower() for choice in choices)
+    return f"one of {shown}", lambda v: any(v == c and type(v) is type(c) for c in choices)
+
+
+def or_null(rule, meaning: str):
+    allowed, ok = rule
+    return f"{allowed} (or null: {meaning})", lambda v: v is None or ok(v)
+
+
+def check(section: str, values: dict[str, Any], rules: dict) -> None:
+    """A bad value fails here, in one line naming the key and what is allowed, instead of deep
+    inside a training run."""
+    for key, (allowed, ok) in rules.items():
+        value = values[key]
+        if not ok(value):
+            hint = ""
+            if isinstance(value, str) and re.fullmatch(r"[\d.]+e[-+]?\d+", value):
+                hint = f"; YAML reads {value} as text: write it with a dot, e.g. 1.0e-3"
+            raise ConfigError(f"{section}.{key}={value!r} is not valid: use {allowed}{hint}")
+
+
+def setting(default, rule):
+    return field(default=default, metadata={"rule": rule})
 
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    """The `trainer` settings, checked when made. Defaults: conf/trainer/default.yaml's values
-    (that file says what each one means)."""
+    """The `trainer` settings, each with its default and its rule, checked when made.
+    conf/trainer/default.yaml holds the same defaults and says what each setting means."""
 
-    device: str = "auto"
-    precision: str = "auto"
-    cpu_threads: int | None = 1
-    optimizer: str = "adam"
-    lr: float = 0.003
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    scheduler: str = "none"
-    step_size: int = 30
-    gamma: float = 0.1
-    batch_size: int = 32
-    eval_batch_size: int = 4096
-    max_epochs: int = 200
-    monitor: str = "val_loss"
-    patience: int | None = 20
-    min_delta: float = 0.0
-    loader: str = "memory"
-    num_workers: int = 0
-    checkpoint_dir: str | None = "models/checkpoints"
-    resume: str = "auto"
-    progress: bool | str = "auto"
-    deterministic: bool = True
+    device: str = setting("auto", one_of("auto", "cpu", "cuda", "mps"))
+    precision: str = setting("auto", one_of("auto", "bf16", "fp16", "fp32"))
+    cpu_threads: int | None = setting(1, or_null(COUNT, "one per core"))
+    optimizer: str = setting("adam", one_of("adam", "adamw", "sgd"))
+    lr: float = setting(0.003, POSITIVE)
+    weight_decay: float = setting(0.0, NON_NEGATIVE)
+    momentum: float = setting(0.9, NON_NEGATIVE)
+    scheduler: str = setting("none", one_of("none", "cosine", "step"))
+    step_size: int = setting(30, COUNT)
+    gamma: float = setting(0.1, POSITIVE)
+    batch_size: int = setting(32, COUNT)
+    eval_batch_size: int = setting(4096, COUNT)
+    max_epochs: int = setting(200, COUNT)
+    monitor: str = setting("val_loss", one_of("val_loss", "val_accuracy"))
+    patience: int | None = setting(20, or_null(COUNT_OR_ZERO, "never stop early"))
+    min_delta: float = setting(0.0, NON_NEGATIVE)
+    checkpoint_dir: str | None = setting("models/checkpoints", FOLDER)
+    resume: str = setting("auto", one_of("auto", "never"))
+    progress: bool | str = setting("auto", one_of("auto", True, False))
+    deterministic: bool = setting(True, one_of(True, False))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "TrainerConfig":
@@ -84,33 +102,7 @@ class TrainerConfig:
         return cls(**raw)
 
     def __post_init__(self):
-        """A bad value fails here, in one line naming the key and what is allowed, instead of
-        deep inside a training run."""
-        for key, allowed in CHOICES.items():
-            value = getattr(self, key)
-            # Compare types too: YAML's `true` must not pass for 1, nor 1 for `true`.
-            if not any(value == a and type(value) is type(a) for a in allowed):
-                shown = ", ".join(str(a).lower() for a in allowed)
-                raise ConfigError(f"trainer.{key}={value!r} is not valid: use one of {shown}")
-        for key, allowed in NUMBERS.items():
-            value = getattr(self, key)
-            # bool is an int in Python, but YAML's `true` is no number of epochs.
-            number = int if allowed.startswith("an integer") else (int, float)
-            if (value is None and key in NULL_MEANS) or (
-                isinstance(value, number)
-                and not isinstance(value, bool)
-                and (value > 0 or (value == 0 and allowed.endswith(">= 0")))
-            ):
-                continue
-            hint = f" (or null: {NULL_MEANS[key]})" if key in NULL_MEANS else ""
-            if isinstance(value, str) and re.fullmatch(r"[\d.]+e[-+]?\d+", value):
-                hint += f"; YAML reads {value} as text: write it with a dot, e.g. 1.0e-3"
-            raise ConfigError(f"trainer.{key}={value!r} is not valid: use {allowed}{hint}")
-        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, str):
-            raise ConfigError(
-                f"trainer.checkpoint_dir={self.checkpoint_dir!r} is not valid: "
-                "use a folder path, or null for no checkpoints"
-            )
+        check("trainer", asdict(self), {f.name: f.metadata["rule"] for f in fields(self)})
 
 
 def fit(
@@ -142,32 +134,28 @@ def fit(
 def _train(net, train, val, cfg: TrainerConfig, seed, task, device, world):
     about = dict(seed=seed, task=task, network=repr(net), device=device.type, world_size=world.size)
     ckpt = checkpoints.path_for(asdict(cfg), (*train, *val), **about)
-    y_dtype = "int64" if task == "classification" else "float32"  # class numbers, or numbers
-    (x, y), (x_val, y_val) = devices.tensors(*train, y_dtype), devices.tensors(*val, y_dtype)
-    if cfg.loader == "memory":  # all rows on the device once: no copying in the loop
-        x, y, x_val, y_val = x.to(device), y.to(device), x_val.to(device), y_val.to(device)
-    net.to(device)
-    # Under torchrun, DDP wraps the network to average gradients across processes.
-    train_net = net
-    if world.size > 1:
-        ids = [device.index] if device.type == "cuda" else None
-        train_net = nn.parallel.DistributedDataParallel(net, device_ids=ids)
+    # All rows on the device once (a table fits in its memory), so no copying in the loop.
+    y_dtype = torch.int64 if task == "classification" else torch.float32  # classes, or numbers
+    x, x_val = (devices.tensor(rows, torch.float32, device) for rows in (train[0], val[0]))
+    y, y_val = (devices.tensor(targets, y_dtype, device) for targets in (train[1], val[1]))
+    train_net = devices.data_parallel(net.to(device), device, world)  # net itself when alone
     amp_dtype, autocast, scaler = devices.mixed_precision(cfg.precision, device)
     optimizer, scheduler = _optimizer(net, cfg, device)
+    # What a checkpoint saves and restores besides RunState (each piece has a state_dict).
+    parts = {"model": net, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
     # Our own generator for the shuffling, so nothing else that draws random numbers changes it.
     shuffle = torch.Generator().manual_seed(seed)
     steps = math.ceil(len(y) / cfg.batch_size)  # per epoch
 
-    state = None
-    if ckpt and cfg.resume == "auto":  # continue from this configuration's checkpoint, if any
-        state = checkpoints.restore(ckpt, net, optimizer, scheduler, scaler, device)
+    # Continue from this configuration's checkpoint, if there is one.
+    state = checkpoints.restore(ckpt, parts, device) if ckpt and cfg.resume == "auto" else None
     resumed_from = round(state.epoch + state.step / steps, 3) if state else None
     if state is None:
         state = RunState(shuffle_rng=shuffle.get_state(), loss_sum=torch.zeros((), device=device))
 
     def save():  # returns where the checkpoint is, for TrainingInterrupted's message
         if ckpt and world.is_main:
-            checkpoints.save(ckpt, net, optimizer, scheduler, scaler, state)
+            checkpoints.save(ckpt, parts, state)
         return ckpt if world.is_main else None
 
     sign = 1.0 if cfg.monitor == "val_loss" else -1.0  # so that lower is always better
@@ -182,9 +170,9 @@ def _train(net, train, val, cfg: TrainerConfig, seed, task, device, world):
             # From the generator's state at the epoch's start: after a resume in mid-epoch, the
             # same order again, whose finished steps `batches` skips.
             shuffle.set_state(state.shuffle_rng)
-            order = torch.randperm(len(y), generator=shuffle)
+            order = torch.randperm(len(y), generator=shuffle).to(device)
             train_net.train()
-            for xb, yb, n in devices.batches(x, y, order, state.step, cfg, world, device):
+            for xb, yb, n in devices.batches(x, y, order, state.step, cfg.batch_size, world):
                 with autocast:  # the batch's mean loss (for n under DDP, see devices.batches)
                     loss = _loss(task, train_net(xb), yb) / n
                 optimizer.zero_grad(set_to_none=True)
@@ -198,9 +186,9 @@ def _train(net, train, val, cfg: TrainerConfig, seed, task, device, world):
                     raise TrainingInterrupted(stop.signum, save())
 
             # End of epoch: validate, then read all the epoch's numbers in one wait.
-            val_sums = _evaluate(net, x_val, y_val, cfg, task, world, device, autocast)
+            val_sums = _evaluate(net, x_val, y_val, cfg.eval_batch_size, task, world, autocast)
             totals = torch.cat([state.loss_sum.float().reshape(1), val_sums])  # one all_reduce
-            train_loss, val_loss, correct, count = devices.sum_over_ranks(totals, world).tolist()
+            train_loss, val_loss, correct, count = world.sum(totals).tolist()
             metrics = {
                 "epoch": state.epoch + 1,
                 "train_loss": train_loss / (steps * world.size),  # see devices.batches
@@ -272,22 +260,17 @@ def _loss(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def _evaluate(net, x, y, cfg: TrainerConfig, task, world, device, autocast) -> torch.Tensor:
+def _evaluate(net, x, y, rows_per_pass: int, task, world, autocast) -> torch.Tensor:
     """Summed loss, correct predictions (0 for regression) and rows over this process's share
-    of the validation set.
-
-    Sums, not means, so that adding them up over processes gives the whole set's numbers.
-    """
+    of the validation set: sums, which added up over processes give the whole set's numbers."""
     net.eval()
-    lo, hi = len(y) * world.rank // world.size, len(y) * (world.rank + 1) // world.size
-    sums = torch.zeros(3, device=device)
-    for start in range(lo, hi, cfg.eval_batch_size):
-        stop = min(start + cfg.eval_batch_size, hi)
-        xb, yb = x[start:stop].to(device), y[start:stop].to(device)
+    share = slice(len(y) * world.rank // world.size, len(y) * (world.rank + 1) // world.size)
+    sums = torch.zeros(3, device=x.device)
+    for xb, yb in zip(x[share].split(rows_per_pass), y[share].split(rows_per_pass), strict=True):
         with autocast:
             out = net(xb).float()
         sums[0] += _loss(task, out, yb)
         if task == "classification":
             sums[1] += (out.argmax(dim=1) == yb).sum()
-        sums[2] += stop - start
+        sums[2] += len(yb)
     return sums
