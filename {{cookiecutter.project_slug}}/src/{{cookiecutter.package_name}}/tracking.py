@@ -271,9 +271,10 @@ def parent_run(
     It ends FINISHED, FAILED (an exception) or KILLED (Ctrl-C). Not the active run: children
     in other processes name it with `log_run(parent_run_id=...)`.
     """
+    experiment = _experiment(cfg)  # first: a damaged store is one line, not a traceback
     mlflow_client = client()
     run = mlflow_client.create_run(
-        _experiment(cfg).experiment_id, run_name=name, tags=_process_tags(kind) | dict(tags or {})
+        experiment.experiment_id, run_name=name, tags=_process_tags(kind) | dict(tags or {})
     )
     status = "FAILED"
     try:
