@@ -23,7 +23,6 @@ from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.config import (
     Paths,
     compose,
-    write_params,
 )
 from {{ cookiecutter.package_name }}.pipeline import run_pipeline
 
@@ -53,25 +52,13 @@ def runs(uri: str) -> list:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> dict:
-    """A copy of this project under git and DVC, after one `dvc repro` into its own store."""
+    """A copy of the session's tracked project (git, DVC, one `dvc repro` into its own store),
+    so that these tests may add runs and edit files."""
+    from tracking_helpers import store_uri, tracked_project
+
     dst = tmp_path_factory.mktemp("tracked") / "project"
-    for name in ("conf", "data/raw/penguins-raw.csv", "dvc.yaml", "params.yaml", ".gitignore"):
-        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
-        (dst / name).parent.mkdir(parents=True, exist_ok=True)
-        copy(ROOT / name, dst / name)
-    (dst / "src" / PACKAGE).mkdir(parents=True)  # dvc.yaml's deps; the code runs installed
-    for module in (ROOT / "src" / PACKAGE).rglob("*.py"):
-        target = dst / module.relative_to(ROOT)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(module, target)
-    write_params(compose(conf_dir=dst / "conf"), dst / "params.yaml")
-    uri = f"sqlite:///{dst / 'mlflow.db'}"
-    sh(dst, "git", "init", "-q")
-    sh(dst, "dvc", "init", "-q")
-    sh(dst, "dvc", "add", "-q", "data/raw/penguins-raw.csv")
-    sh(dst, "git", "add", "-A")
-    sh(dst, "git", "commit", "-qm", "start")
-    sh(dst, "dvc", "repro", "-q", MLFLOW_TRACKING_URI=uri)
+    shutil.copytree(tracked_project()["project"], dst, symlinks=True)
+    uri = store_uri(dst)
     return {"root": dst, "uri": uri, "run": runs(uri)[0]}
 
 
