@@ -8,7 +8,6 @@ fails when the two disagree, `... sync` rewrites params.yaml from conf/.
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +21,18 @@ CONF_DIR = Path("conf")
 Config = dict[str, Any]
 
 
-@dataclass(frozen=True)
 class Paths:
     """Where the stages read and write (dvc.yaml names the same paths), under a root:
     the project itself, or a scratch folder for sweeps and tests."""
 
-    root: Path = Path(".")
-
-    @property
-    def processed(self) -> Path:  # train/val/test splits after cleaning
-        return self.root / "data" / "processed"
-
-    @property
-    def featurizer(self) -> Path:  # imputation + scaling + one-hot, fitted on train
-        return self.root / "models" / "featurizer.joblib"
-
-    @property
-    def model(self) -> Path:  # the deployable Pipeline: cleaning + featurizer + estimator
-        return self.root / "models" / "model.joblib"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    @property
-    def history(self) -> Path:  # per-epoch training curves (iterative models)
-        return self.reports / "train_history.csv"
-
-    @property
-    def fit_summary(self) -> Path:  # what training did: seconds, device, epochs
-        return self.reports / "train.json"
+    def __init__(self, root: Path = Path(".")):
+        self.root = root
+        self.processed = root / "data" / "processed"  # train/val/test splits after cleaning
+        self.featurizer = root / "models" / "featurizer.joblib"  # fitted on the train split
+        self.model = root / "models" / "model.joblib"  # cleaning + featurizer + estimator
+        self.reports = root / "reports"
+        self.history = self.reports / "train_history.csv"  # per-epoch curves (MLP)
+        self.fit_summary = self.reports / "train.json"  # what training did: seconds, device
 
     def split(self, name: str) -> Path:
         return self.processed / f"{name}.parquet"

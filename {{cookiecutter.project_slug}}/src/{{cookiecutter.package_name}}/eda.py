@@ -6,6 +6,7 @@ choosing features or models leaks them into your decisions.
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .config import Config, Paths, load_params
@@ -14,6 +15,7 @@ from .plots import pyplot, save
 from .prepare import task_of
 
 MAX_ROWS = 100_000  # plots and summaries on a seeded sample above this: seconds at any size
+MAX_HEATMAP = 30  # columns in the correlation heatmap
 
 
 def target_plot(df: pd.DataFrame, target: str, out: Path, plt, regression: bool) -> Path:
@@ -28,41 +30,47 @@ def target_plot(df: pd.DataFrame, target: str, out: Path, plt, regression: bool)
     return save(fig, out / "target.png")
 
 
+def panels(columns: list[str], draw, out: Path, plt) -> Path:
+    """One small plot per column, three to a row; `draw(ax, column)` fills each."""
+    rows = -(-len(columns) // 3)
+    fig, axes = plt.subplots(rows, 3, figsize=(12, 3 * rows), squeeze=False)
+    for ax, col in zip(axes.flat, columns, strict=False):
+        draw(ax, col)
+    for ax in axes.flat[len(columns) :]:
+        ax.set_visible(False)
+    return save(fig, out)
+
+
 def histograms(df: pd.DataFrame, numeric: list[str], out: Path, plt) -> Path:
-    cols = 3
-    rows = -(-len(numeric) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
-    for ax, col in zip(axes.flat, numeric, strict=False):
+    def draw(ax, col):
         ax.hist(df[col].dropna(), bins=20, color="tab:blue", alpha=0.8)
         ax.set_title(col)
-    for ax in axes.flat[len(numeric) :]:
-        ax.set_visible(False)
-    return save(fig, out / "histograms.png")
+
+    return panels(numeric, draw, out / "histograms.png", plt)
 
 
 def box_plots(df: pd.DataFrame, numeric: list[str], target: str, out: Path, plt) -> Path:
-    cols = 3
-    rows = -(-len(numeric) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
     classes = sorted(df[target].unique())
-    for ax, col in zip(axes.flat, numeric, strict=False):
+
+    def draw(ax, col):
         ax.boxplot([df.loc[df[target] == c, col].dropna() for c in classes], tick_labels=classes)
+        ax.tick_params(axis="x", labelrotation=30)  # long class names stay readable
         ax.set_title(f"{col} by {target}")
-    for ax in axes.flat[len(numeric) :]:
-        ax.set_visible(False)
-    return save(fig, out / "box_plots.png")
+
+    return panels(numeric, draw, out / "box_plots.png", plt)
 
 
 def correlation_heatmap(df: pd.DataFrame, numeric: list[str], out: Path, plt) -> Path:
+    numeric = numeric[:MAX_HEATMAP]  # beyond that the cells are too small to read
     corr = df[numeric].corr()
     fig, ax = plt.subplots(figsize=(1 + 0.8 * len(numeric), 0.8 * len(numeric)))
     image = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(len(numeric)), numeric, rotation=45, ha="right")
     ax.set_yticks(range(len(numeric)), numeric)
     ax.grid(False)
-    for i in range(len(numeric)):
-        for j in range(len(numeric)):
-            ax.text(j, i, f"{corr.iloc[i, j]:.2f}", ha="center", va="center", fontsize=8)
+    if len(numeric) <= 12:  # the numbers too, while they fit in their cells
+        for (i, j), value in np.ndenumerate(corr.to_numpy()):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax)
     ax.set_title("Correlation (Pearson)")
     return save(fig, out / "correlation.png")

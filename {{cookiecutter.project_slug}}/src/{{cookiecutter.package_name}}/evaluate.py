@@ -17,6 +17,7 @@ from .config import Config, Paths, load_params
 from .errors import PipelineError, run_cli
 from .metrics import (
     HEADLINE,
+    LOWER_IS_BETTER,
     classification_metrics,
     difference,
     majority_baseline,
@@ -67,15 +68,10 @@ def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
     from .models import build_estimator
 
     task, y = task_of(cfg["data"]), train_rows[cfg["data"]["target"]]
-    folds = cv_folds(cfg, len(train_rows))
-    if task == "classification":
-        folds = min(folds, int(y.value_counts().min()))
-        splitter = (
-            StratifiedKFold(folds, shuffle=True, random_state=cfg["seed"]) if folds > 1 else None
-        )
-    else:
-        splitter = KFold(folds, shuffle=True, random_state=cfg["seed"]) if folds > 1 else None
-    if splitter is None:
+    folds, splitter = cv_folds(cfg, len(train_rows)), KFold
+    if task == "classification":  # every fold keeps the class proportions
+        folds, splitter = min(folds, int(y.value_counts().min())), StratifiedKFold
+    if folds < 2:
         return {"folds": 0}
     n_rows = len(train_rows) * (folds - 1) // folds
     estimator = build_estimator(cfg["model"], n_rows=n_rows, task=task)
@@ -84,12 +80,11 @@ def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
     positive = positive_class(cfg["data"], y, say=False) if task == "classification" else None
     if positive is not None:  # two classes: F1 of the same class as the test metrics
         scoring |= {"f1": make_scorer(f1_score, pos_label=positive), "roc_auc": "roc_auc"}
-    scores = cross_validate(pipeline, train_rows, y, cv=splitter, scoring=scoring)
+    cv = splitter(folds, shuffle=True, random_state=cfg["seed"])
+    scores = cross_validate(pipeline, train_rows, y, cv=cv, scoring=scoring)
     result: dict[str, float] = {"folds": folds}
-    for name in scoring:
-        values = (
-            np.abs(scores[f"test_{name}"]) if name in ("mae", "rmse") else scores[f"test_{name}"]
-        )
+    for name in scoring:  # scikit-learn negates errors so that higher is better: undo it
+        values = -scores[f"test_{name}"] if name in LOWER_IS_BETTER else scores[f"test_{name}"]
         result[f"{name}_mean"] = round(float(values.mean()), 6)
         result[f"{name}_std"] = round(float(values.std()), 6)
     return result
