@@ -224,19 +224,15 @@ def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFra
     """Seeded train/validation/test split, stratified by class for classification."""
     from sklearn.model_selection import train_test_split
 
-    target = data_cfg["target"]
+    target, regression = data_cfg["target"], task_of(data_cfg) == "regression"
     counts = df[target].value_counts()
-    regression = task_of(data_cfg) == "regression"
-    if regression and len(counts) < 2:
-        raise PipelineError(f"target {target!r} is constant: there is nothing to predict")
-    if regression:
-        counts = pd.Series({"all rows": len(df)})  # no classes: only the total must suffice
-    elif len(counts) < 2:
-        only = repr(counts.index[0]) if len(counts) else "none"
+    if len(counts) < 2:
         raise PipelineError(
-            f"target {target!r} has a single class ({only}): a classifier needs at least two"
+            f"target {target!r} is constant: there is nothing to predict"
+            if regression
+            else f"target {target!r} has a single class: a classifier needs at least two"
         )
-    if counts.min() < MIN_ROWS_PER_CLASS:
+    if not regression and counts.min() < MIN_ROWS_PER_CLASS:
         raise PipelineError(
             f"too little data to split: class {counts.idxmin()!r} of {target!r} has "
             f"{counts.min()} row(s), at least {MIN_ROWS_PER_CLASS} are needed (train/val/test)"
