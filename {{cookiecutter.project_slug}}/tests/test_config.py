@@ -85,7 +85,7 @@ def test_experiment_files_are_global_packages(name):
 def test_config_check_command_accepts_the_committed_params():
     """What the pre-commit hook `params-sync` runs."""
     result = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.config", "check"],
+        [sys.executable, "-m", f"{PACKAGE}.config", "check"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -29,8 +29,13 @@ from trainer_helpers import DEFAULTS, SMALL, blobs, linear, network, settings, t
 import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.models import checkpoints
-from {{ cookiecutter.package_name }}.models.devices import resolve_device
-from {{ cookiecutter.package_name }}.models.mlp import MLPClassifier, MLPRegressor
+from {{ cookiecutter.package_name }}.models.devices import (
+    resolve_device,
+)
+from {{ cookiecutter.package_name }}.models.mlp import (
+    MLPClassifier,
+    MLPRegressor,
+)
 from {{ cookiecutter.package_name }}.models.trainer import (
     ConfigError,
     TrainerConfig,
@@ -61,7 +66,8 @@ def signal_at_step(net, step: int, signum: int, *, training: bool = True) -> Non
 
 def subprocess_env() -> dict:
     """The environment for a child Python that must import this package, installed or not."""
-    src = str(Path({{ cookiecutter.package_name }}.__file__).parents[1])
+    package = {{ cookiecutter.package_name }}
+    src = str(Path(package.__file__).parents[1])
     path = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p)
     return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
 

@@ -15,7 +15,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.config import compose, write_params
+from {{ cookiecutter.package_name }}.config import (
+    compose,
+    write_params,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "{{ cookiecutter.package_name }}"

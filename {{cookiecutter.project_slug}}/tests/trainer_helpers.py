@@ -21,7 +21,9 @@ import torch
 import yaml
 from torch import nn
 
-from {{ cookiecutter.package_name }}.models.devices import is_main_process
+from {{ cookiecutter.package_name }}.models.devices import (
+    is_main_process,
+)
 from {{ cookiecutter.package_name }}.models.trainer import (
     TrainerConfig,
     TrainingInterrupted,
