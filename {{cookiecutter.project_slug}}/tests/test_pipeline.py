@@ -1,5 +1,6 @@
 """The pipeline's stage functions on small data: cleaning, splitting, features, metrics."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -311,7 +312,6 @@ def test_infinities_and_nan_labels_are_missing_values(tmp_path, data_cfg):
 
 
 def test_an_edited_raw_file_is_refused_with_both_ways_out(tmp_path, data_cfg, tiny_raw):
-    import hashlib
 
     raw = tmp_path / "penguins-raw.csv"
     raw.write_bytes(tiny_raw.read_bytes())
@@ -422,3 +422,22 @@ def test_a_target_that_does_not_fit_the_task_says_which_task(data_cfg, task, val
     with pytest.raises(PipelineError, match=message):
         table, _ = clean(df, cfg)
         split(table, cfg, seed=0)
+
+
+def test_a_swapped_pickle_is_never_loaded(tmp_path, monkeypatch):
+    """Unpickling runs code: a model file that is not the one dvc.lock records is refused."""
+    import joblib
+
+    from {{ cookiecutter.package_name }}.serving import load_trusted
+
+    monkeypatch.chdir(tmp_path)
+    model = Path("models/model.joblib")
+    model.parent.mkdir()
+    joblib.dump({"a": 1}, model)
+    md5 = hashlib.md5(model.read_bytes()).hexdigest()
+    lock = f"stages:\n  train:\n    outs:\n    - path: {model}\n      md5: {md5}\n"
+    Path("dvc.lock").write_text(lock)
+    assert load_trusted(model) == {"a": 1}
+    joblib.dump({"a": "swapped"}, model)
+    with pytest.raises(PipelineError, match=r"dvc checkout models/model\.joblib"):
+        load_trusted(model)
