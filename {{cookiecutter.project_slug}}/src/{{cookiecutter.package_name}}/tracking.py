@@ -44,7 +44,10 @@ def enabled(cfg: Config) -> bool:
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    root = Path.cwd()
+    if ".dvc" in root.parts:  # a queued experiment runs in .dvc/tmp/exps/<copy>: log home
+        root = Path(*root.parts[: root.parts.index(".dvc")])
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
 
 
 def experiment_name(cfg: Config) -> str:
