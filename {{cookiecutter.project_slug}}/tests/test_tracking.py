@@ -88,6 +88,10 @@ def test_store_default_is_sqlite_in_the_project_root(monkeypatch, tmp_path):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     assert tracking.tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    queued = tmp_path / ".dvc" / "tmp" / "exps" / "tmpab12cd"  # where `dvc queue start` runs
+    queued.mkdir(parents=True)
+    monkeypatch.chdir(queued)
+    assert tracking.tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
 def test_dirty_means_a_changed_input_not_an_output(project):
