@@ -13,7 +13,8 @@ Slow tier (shared, built once per test session, reused by every slow test):
 - `reproduced_project`: the same project after `make repro` (run once);
   `.after_repro` holds `dvc status` right after it.
 - `teammate_project`: what a teammate gets from `baked_project`: a git clone, the raw
-  data (as `dvc pull` brings it), and its own `make setup` from the committed uv.lock.
+  data (as `dvc pull` brings it), and its own `make setup` from the committed uv.lock, with
+  the `postgres` extra (`EXTRAS=postgres`: this teammate also runs the team MLflow server).
 Both fail (not skip) when setup or the pipeline fails, with the output tail.
 Tests that use them are kept on one xdist worker, so setup happens once.
 """
@@ -166,7 +167,7 @@ def teammate_project(
     subprocess.run(["git", "clone", "--quiet", baked_project.path, path], check=True)
     shutil.copy2(baked_project.path / bakery.RAW_DATA, path / bakery.RAW_DATA)
     project = bakery.Project(path, bakery.project_env(path))
-    result = bakery.set_up(project)
+    result = project.make("setup", env={"EXTRAS": "postgres"}, check=False, timeout=900)
     if result.returncode != 0:
         pytest.fail(
             f"the teammate's `make setup` failed:\n{(result.stdout + result.stderr)[-6000:]}"

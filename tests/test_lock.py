@@ -109,7 +109,7 @@ def freeze(project: bakery.Project) -> list[str]:
 
 @pytest.mark.slow
 def test_two_setups_from_one_lock_install_the_same_packages(baked_project, teammate_project):
-    # Less the `postgres` extra, which the PostgreSQL test may have added to the teammate's.
+    # Less the `postgres` extra, which the teammate installed (to run the team server).
     mine, theirs = ([p for p in freeze(x) if not p.startswith("psycopg")]
                     for x in (baked_project, teammate_project))  # fmt: skip
     assert mine == theirs
@@ -121,6 +121,8 @@ def test_two_setups_from_one_lock_install_the_same_packages(baked_project, teamm
         assert version.split("+")[0] in locked.get(name, set()), f"{line} is not in uv.lock"
     assert any(line.startswith("torch==") and "+cpu" in line for line in theirs)
     assert not [line for line in theirs if re.match(r"(nvidia|cuda|triton)", line)]
+    extra = [p for p in freeze(teammate_project) if p.startswith("psycopg")]
+    assert sorted(p.split("==")[0] for p in extra) == ["psycopg", "psycopg-binary"]
 
 
 @pytest.mark.slow

@@ -232,7 +232,7 @@ def test_pipeline_and_sweep_log_into_mlflow_on_postgresql(teammate_project, tmp_
             pytest.fail(message)
         pytest.skip(message)
     project = teammate_project
-    project.make("setup", env={"EXTRAS": "postgres"})  # DOC_SETUP: adds psycopg from uv.lock
+    # DOC_SETUP (EXTRAS=postgres make setup) is the fixture's: psycopg comes from uv.lock.
     found = project.venv("python", "-c", "import psycopg; print(psycopg.__version__)")
     assert found.stdout.strip()
     cluster = Cluster(bindir)
