@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers (`make test` runs the fast tier beside the slow one).
 WORKERS ?= 2
 
-.PHONY: help demo test test-fast test-slow bench lint format project-lint clean distclean
+.PHONY: help demo test test-fast test-slow bench lint format project-lint project-lock clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ format: $(READY) ## Format the template's own code
 
 project-lint: $(READY) ## ruff the project's .py files as generated; FIX=1 applies the fixes
 	$(BIN)/python scripts/format_template.py $(if $(FIX),--fix)
+
+project-lock: $(READY) ## Refresh the project's uv.lock after a change to its dependencies; UPGRADE=1: newest versions
+	$(BIN)/python scripts/lock_template.py $(if $(UPGRADE),--upgrade)
 
 clean: ## Remove what demo, bench and tests leave behind (keeps .venv)
 	rm -rf demo bench/.work .cache .pytest_cache .ruff_cache

@@ -4,10 +4,11 @@
     python scripts/bakery.py env       # print the environment a baked project's commands get
 
 Everything about *how* a baked project is set up on this kind of machine lives here:
-- which PyTorch build uv installs (`torch_env`): a local CPU wheel found in
-  PIP_FIND_LINKS' folders is pinned through UV_FIND_LINKS + UV_CONSTRAINT (uv does not
-  read pip's config); without one, UV_TORCH_BACKEND=cpu asks uv for PyTorch's CPU index.
-  A multi-GB CUDA build is never downloaded by the template's own tests or demo.
+- which PyTorch build `make setup` installs (`torch_env`): the project installs from its
+  uv.lock, and TORCH_BACKEND replaces the lock's PyPI torch (CUDA on Linux) by a CPU build of
+  the same version: from a folder in PIP_FIND_LINKS that holds a CPU wheel (uv does not read
+  pip's config), offline, else from PyTorch's CPU index. A multi-GB CUDA build is never
+  downloaded by the template's own tests or demo.
 - a private cookiecutter config (no ~/.cookiecutterrc defaults, no replay files in ~);
 - the uv of the template's .venv on PATH, so `make setup` does not install its own.
 """
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = ROOT / "{{cookiecutter.project_slug}}"
 RAW_DATA = "data/raw/penguins-raw.csv"  # bundled with the project, tracked by DVC
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")  # `dvc metrics show` names
-STATE = ROOT / ".cache" / "bakery"  # git-ignored: constraint file, cookiecutter config, uv link
+STATE = ROOT / ".cache" / "bakery"  # git-ignored: cookiecutter config, uv link
 ANSWERS = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
 # The answers --no-input gives (a choice's default is its first option; derived ones unrendered).
 DEFAULTS = {k: v[0] if isinstance(v, list) else v for k, v in ANSWERS.items() if k[0] != "_"}
@@ -47,6 +48,8 @@ LEAKY_ENV = (
     "MLFLOW_TRACKING_URI",
     "MLFLOW_EXPERIMENT_NAME",
     "UV_PROJECT_ENVIRONMENT",
+    "EXTRAS",  # read by the project's make setup
+    "PYTHON_VERSION",
     "PYTEST_ADDOPTS",
     "PYTEST_XDIST_WORKER",
     "PYTEST_XDIST_WORKER_COUNT",
@@ -104,23 +107,17 @@ def local_cpu_torch(environ: Mapping[str, str]) -> tuple[Path, str] | None:
 
 
 def torch_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """UV_* variables that make `make setup` install a CPU PyTorch (values already set win)."""
+    """TORCH_BACKEND for `make setup`: never PyPI's CUDA build (a value already set wins).
+
+    The project installs everything else from its uv.lock; TORCH_BACKEND swaps in another
+    build of the locked torch version: a local folder holding a CPU wheel of it (installed
+    offline), else PyTorch's CPU index.
+    """
     environ = os.environ if environ is None else environ
-    extra: dict[str, str] = {}
+    if environ.get("TORCH_BACKEND"):
+        return {}
     local = local_cpu_torch(environ)
-    if local is None:
-        if not environ.get("UV_TORCH_BACKEND"):
-            extra["UV_TORCH_BACKEND"] = "cpu"
-        return extra
-    folder, version = local
-    STATE.mkdir(parents=True, exist_ok=True)
-    constraint = STATE / "torch-cpu-constraint.txt"
-    write_once(constraint, f"torch=={version}\n")
-    links = [p for p in environ.get("UV_FIND_LINKS", "").split(",") if p]
-    extra["UV_FIND_LINKS"] = ",".join(dict.fromkeys([*links, str(folder)]))
-    constraints = environ.get("UV_CONSTRAINT", "").split()
-    extra["UV_CONSTRAINT"] = " ".join(dict.fromkeys([*constraints, str(constraint)]))
-    return extra
+    return {"TORCH_BACKEND": str(local[0]) if local else "cpu"}
 
 
 def uv_dir() -> Path | None:

@@ -12,6 +12,9 @@ Slow tier (shared, built once per test session, reused by every slow test):
   what the project looked like right after setup (before any test changed it).
 - `reproduced_project`: the same project after `make repro` (run once);
   `.after_repro` holds `dvc status` right after it.
+- `teammate_project`: what a teammate gets from `baked_project`: a git clone, the raw
+  data (as `dvc pull` brings it), and its own `make setup` from the committed uv.lock, with
+  the `postgres` extra (`EXTRAS=postgres`: this teammate also runs the team MLflow server).
 Both fail (not skip) when setup or the pipeline fails, with the output tail.
 Tests that use them are kept on one xdist worker, so setup happens once.
 """
@@ -19,6 +22,7 @@ Tests that use them are kept on one xdist worker, so setup happens once.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -153,3 +157,19 @@ def reproduced_project(baked_project: bakery.Project) -> bakery.Project:
     status = baked_project.venv("dvc", "status", "--json", check=False)
     baked_project.after_repro = {"dvc_status": (status.stdout + status.stderr).strip()}  # type: ignore[attr-defined]
     return baked_project
+
+
+@pytest.fixture(scope="session")
+def teammate_project(
+    baked_project: bakery.Project, tmp_path_factory: pytest.TempPathFactory
+) -> bakery.Project:
+    path = tmp_path_factory.mktemp("teammate") / baked_project.path.name
+    subprocess.run(["git", "clone", "--quiet", baked_project.path, path], check=True)
+    shutil.copy2(baked_project.path / bakery.RAW_DATA, path / bakery.RAW_DATA)
+    project = bakery.Project(path, bakery.project_env(path))
+    result = project.make("setup", env={"EXTRAS": "postgres"}, check=False, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(
+            f"the teammate's `make setup` failed:\n{(result.stdout + result.stderr)[-6000:]}"
+        )
+    return project

@@ -78,11 +78,18 @@ def test_ends_with_exactly_one_newline(workflow):
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
-def test_installs_a_cpu_build_of_torch_before_the_project(workflow):
-    run = step(workflow, "Install")["run"]
-    cpu_index = run.index("torch --index-url https://download.pytorch.org/whl/cpu")
-    assert cpu_index < run.index('-e ".[dev]"')
-    assert not re.search(r"whl/cu\d+", run), "never the CUDA build"
+def test_installs_the_lock_with_uv_and_a_cpu_build_of_torch(workflow):
+    """`make setup` as a developer runs it (uv sync --locked), uv's cache kept, CPU PyTorch."""
+    names = [s.get("uses", s.get("name", "")) for s in steps(workflow)]
+    uv = next(s for s in steps(workflow) if s.get("uses", "").startswith("astral-sh/setup-uv@"))
+    assert uv["with"] == {"enable-cache": True, "cache-dependency-glob": "uv.lock"}
+    install = step(workflow, "Install")
+    assert names.index(uv["uses"]) < names.index(install["name"])
+    assert install["run"].splitlines()[0] == "make setup"
+    assert install["env"] == {"TORCH_BACKEND": "cpu"}, "never PyPI's CUDA build"
+    bootstrap = (bakery.TEMPLATE_DIR / "scripts" / "bootstrap.py").read_text(encoding="utf-8")
+    assert '"sync", "--locked"' in bootstrap
+    assert not re.search(r"\bpip install\b(?! dvc-)", code_lines(workflow.read_text()))
 
 
 def test_uses_the_projects_python_version(workflow):
@@ -114,7 +121,7 @@ def test_without_a_dvc_remote_the_job_says_so_instead_of_failing(workflow):
 
 
 def test_fetch_script_takes_the_right_branch(workflow, tmp_path):
-    """Run the fetch step's shell script for real, with stand-ins for dvc and pip."""
+    """Run the fetch step's shell script for real, with stand-ins for dvc and uv."""
     script = step(workflow, "Fetch the DVC-tracked data")["run"]
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
@@ -127,8 +134,8 @@ def test_fetch_script_takes_the_right_branch(workflow, tmp_path):
         '  "config remote."*) echo "$URL" ;;\n'
         "esac\n"
     )
-    (fake_bin / "pip").write_text(f'#!/bin/sh\necho "pip $*" >> "{log}"\n')
-    for tool in ("dvc", "pip"):
+    (fake_bin / "uv").write_text(f'#!/bin/sh\necho "uv $*" >> "{log}"\n')
+    for tool in ("dvc", "uv"):
         (fake_bin / tool).chmod(0o755)
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -162,7 +169,7 @@ def test_fetch_script_takes_the_right_branch(workflow, tmp_path):
     assert "::warning" in said and "dvc remote add -d" in said
     output, calls, _ = run(REMOTE="storage", URL="s3://bucket/path")
     assert output == "available=true\n"
-    assert "pip install dvc-s3" in calls and "dvc pull data.csv.dvc" in calls
+    assert "uv pip install dvc-s3" in calls and "dvc pull data.csv.dvc" in calls
 
 
 def test_matches_the_github_workflow_schema(workflow):

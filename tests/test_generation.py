@@ -83,7 +83,9 @@ def test_choices_shape_the_project(combo):
     license_ = answers.get("license", bakery.DEFAULTS["license"])
     python = answers.get("python_version", bakery.DEFAULTS["python_version"])
     meta = checks.pyproject(project)["project"]
-    assert meta["requires-python"] == f">={python}"
+    # One range for every answer (so one uv.lock fits all); the answer picks the interpreter.
+    assert meta["requires-python"] == ">=3.10"
+    assert (project / ".python-version").read_text() == f"{python}\n"
     assert (project / "LICENSE").exists() == (license_ != "Proprietary")
     assert meta.get("license") == (None if license_ == "Proprietary" else license_)
     workflows = project / ".github" / "workflows"

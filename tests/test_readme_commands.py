@@ -56,7 +56,7 @@ import bakery
 SLUG = bakery.default_slug()
 PACKAGE = SLUG.replace("-", "_")
 TEAM_SERVER = (
-    "mlflow server --backend-store-uri postgresql://mlflow:PASSWORD@db-host:5432/mlflow "
+    "mlflow server --backend-store-uri postgresql+psycopg://mlflow:PASSWORD@db-host:5432/mlflow "
     "--artifacts-destination s3://team-bucket/mlflow --host 127.0.0.1 --port 5000"
 )
 SERVE = (
@@ -76,7 +76,7 @@ SUBSTITUTE = {
     "<repository url>": "the sandbox (a git repository)",
     "<run id>": "the id of a finished MLflow run of the sandbox",
     "<experiment name>": "an experiment of `dvc exp show`",
-    "postgresql://mlflow:PASSWORD@db-host:5432/mlflow": "sqlite:///<tmp>/team.db",
+    "postgresql+psycopg://mlflow:PASSWORD@db-host:5432/mlflow": "sqlite:///<tmp>/team.db",
     "s3://team-bucket/mlflow": "a local artifacts folder",
     "--port 5000": "a free port (team server)",
     "--port 5001 / 127.0.0.1:5001": "a free port (model server)",
@@ -585,7 +585,7 @@ def test_share_the_ui_safely(sh, sandbox):
     port = free_port()
     command = (
         TEAM_SERVER.replace(
-            "postgresql://mlflow:PASSWORD@db-host:5432/mlflow",
+            "postgresql+psycopg://mlflow:PASSWORD@db-host:5432/mlflow",
             f"sqlite:///{sandbox.tmp / 'team.db'}",
         )
         .replace("s3://team-bucket/mlflow", str(sandbox.tmp / "team-artifacts"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import re
 
 import pytest
 
@@ -24,13 +24,22 @@ def test_slow_tests_sharing_the_project_run_on_one_worker(request):
 
 
 def test_setup_never_downloads_a_cuda_torch():
+    """`make setup` gets a TORCH_BACKEND: the lock's PyPI torch (CUDA on Linux) is replaced."""
     env = bakery.project_env()
     local = bakery.local_cpu_torch(env)
     if local is None:
-        assert env["UV_TORCH_BACKEND"] == "cpu"
+        assert env["TORCH_BACKEND"] == "cpu"
     else:
         folder, version = local
-        assert "+cpu" in version
-        assert str(folder) in env["UV_FIND_LINKS"].split(",")
-        constraints = [Path(c).read_text() for c in env["UV_CONSTRAINT"].split()]
-        assert f"torch=={version}\n" in constraints
+        assert "+cpu" in version and env["TORCH_BACKEND"] == str(folder)
+
+
+def test_the_local_cpu_wheel_is_the_locked_torch():
+    """The tests install torch offline from the local wheel: it must be the version uv.lock pins
+    (scripts/lock_template.py --torch VERSION moves the pin)."""
+    local = bakery.local_cpu_torch(os.environ)
+    if local is None:
+        pytest.skip("no local CPU wheel of torch here: the tests take PyTorch's CPU index")
+    lock = (bakery.TEMPLATE_DIR / "uv.lock").read_text(encoding="utf-8")
+    locked = re.findall(r'\[\[package\]\]\nname = "torch"\nversion = "([^"]+)"', lock)
+    assert locked == [local[1].split("+")[0]]
