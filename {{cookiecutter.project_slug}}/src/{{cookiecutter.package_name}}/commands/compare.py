@@ -1,12 +1,7 @@
-"""The latest tracked runs side by side: `make compare [METRIC=roc_auc]`.
+"""The latest tracked runs side by side, best first: `make compare [METRIC=roc_auc]`.
 
-    python -m <package>.commands.compare --metric f1 --limit 20
-
-One row per finished, evaluated run (pipeline runs, sweep jobs, tuning trials): the newest
-`--limit` runs, best first by the chosen test-split metric (default F1, or R² for a regression
-dataset), with its lift over the baseline (a model must beat "always predict the most frequent
-class", or the mean) and its train-test gap (large = overfitting). The first column is the run
-id: paste it (or any 6+ characters of its start) into `make reproduce RUN=...` or `make predict`.
+The columns and the ranking are described in docs/tracking.md. The first column is the run id
+that `make reproduce RUN=...` and `make predict RUN=...` take (6 or more of its characters).
 """
 
 import argparse
@@ -26,27 +21,19 @@ def headline() -> str:
 
 def latest_runs(metric: str, limit: int = 20, experiment: str | None = None) -> list:
     """Finished runs evaluated on test `metric` (the runs of its task), newest first."""
-    mlflow_client = tracking.client()
+    client = tracking.client()
     name = experiment or tracking.experiment_name(load_params())
-    found = mlflow_client.get_experiment_by_name(name)
-    if found is None:
+    if (found := client.get_experiment_by_name(name)) is None:
         return []
-    return list(
-        mlflow_client.search_runs(
-            [found.experiment_id],
-            # MLflow's filters have no "has metric": a comparison that every value passes
-            filter_string=f"attributes.status = 'FINISHED' and metrics.{metric} > -1e300",
-            order_by=["attributes.start_time DESC"],
-            max_results=limit,
-        )
-    )
+    # MLflow's filters have no "has metric": a comparison that every value passes
+    query = f"attributes.status = 'FINISHED' and metrics.{metric} > -1e300"
+    newest = ["attributes.start_time DESC"]
+    return client.search_runs([found.experiment_id], query, order_by=newest, max_results=limit)
 
 
 def ranked(runs: Sequence, metric: str) -> list:
-    """Best first by test `metric` (runs without it last). Ties, common on easy data, go to the
-    better validation score, then the smaller train-test gap, then the order given (newest
-    first from latest_runs: sorted() keeps the order of equal keys)."""
-
+    """Best first by test `metric`, runs without it last; ties (common on easy data) go to the
+    better validation score, the smaller train-test gap, then the order given (newest first)."""
     sign = 1 if metric in LOWER_IS_BETTER else -1  # errors (mae, rmse) rank smallest first
 
     def key(run):
@@ -57,41 +44,39 @@ def ranked(runs: Sequence, metric: str) -> list:
     return sorted(runs, key=key)
 
 
-def number(value, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:+.3f}" if signed else f"{value:.3f}"
+def number(value: float | None, sign: str = "") -> str:
+    return "-" if value is None else f"{value:{sign}.3f}"
 
 
-def task_metrics(metric: str) -> tuple[str, ...]:
-    """The test metrics of `metric`'s task (classification or regression)."""
+def task_metrics(metric: str) -> tuple[str, ...]:  # all the metrics of its task
     return REGRESSION_METRICS if metric in REGRESSION_METRICS else METRICS
 
 
-def cells(runs: Sequence, metric: str) -> tuple[list[str], list[list[str]]]:
-    """The header and the body of the table, as text."""
-    names = task_metrics(metric)
-    header = ["run", "name", "model", *names, f"lift.{metric}", f"gap.{metric}"]
-    body = []
-    for run in runs:
-        m = run.data.metrics
-        body.append(
-            [run.info.run_id[:8], run.info.run_name or "", run.data.tags.get("model", "?")]
-            + [number(m.get(k)) for k in names]
-            + [number(m.get(f"lift.{metric}"), True), number(m.get(f"gap.{metric}"), True)]
-        )
-    return header, body
+def markdown_table(rows: Sequence[Sequence]) -> str:
+    """The rows, header first, as a Markdown table with aligned columns: it reads as well in a
+    terminal as in docs/experiment_log.md."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(*cells, strict=True)]
+    cells.insert(1, ["-" * w for w in widths])
+    lines = (" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
+    return "\n".join(f"| {line} |" for line in lines)
 
 
 def format_table(runs: Sequence, metric: str) -> str:
+    """One row per run, in the order given: its test metrics, lift over the baseline and gap."""
     if not runs:
         return "no finished, evaluated runs yet: run `dvc repro` or `make sweep` first"
-    header, body = cells(runs, metric)
-    widths = [max(len(c) for c in column) for column in zip(header, *body, strict=True)]
-    lines = [header, ["-" * w for w in widths], *body]
-    text = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in lines]
-    text.append(f"sorted by test {metric}; lift = over the baseline, gap = train - test")
-    return "\n".join(text)
+    names = task_metrics(metric)
+    rows = [["run", "name", "model", *names, f"lift.{metric}", f"gap.{metric}"]]
+    for run in runs:
+        m = run.data.metrics
+        rows.append(
+            [run.info.run_id[:8], run.info.run_name or "", run.data.tags.get("model", "?")]
+            + [number(m.get(k)) for k in names]
+            + [number(m.get(f"lift.{metric}"), "+"), number(m.get(f"gap.{metric}"), "+")]
+        )
+    legend = f"Sorted by test {metric}; lift = over the baseline, gap = train - test."
+    return f"{markdown_table(rows)}\n\n{legend}"
 
 
 def resolve_run_id(prefix: str) -> str:
@@ -103,10 +88,9 @@ def resolve_run_id(prefix: str) -> str:
         query = f"attributes.run_id LIKE '{prefix}%'"
         found = mlflow_client.search_runs(experiments, query, max_results=2)
     if len(found) != 1:
-        matches = "no run" if not found else "more than one run"
         raise PipelineError(
-            f"{matches} with an id starting {prefix!r}: give 6 or more of its first characters, "
-            "as `make compare` lists them"
+            f"{'more than one run' if found else 'no run'} with an id starting {prefix!r}: "
+            "give 6 or more of its first characters, as `make compare` lists them"
         )
     return found[0].info.run_id
 
@@ -114,15 +98,13 @@ def resolve_run_id(prefix: str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metric", choices=METRICS + REGRESSION_METRICS, help="default: f1 or r2")
-    parser.add_argument("--limit", type=int, default=20, help="newest runs to show (default 20)")
     args = parser.parse_args(argv)
     metric = args.metric or headline()
     try:
-        runs = latest_runs(metric, args.limit)
+        runs = ranked(latest_runs(metric), metric)  # the newest 20
     except Exception as exc:  # noqa: BLE001 - a broken or unreachable store: one line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PipelineError(f"cannot read runs from {tracking.tracking_uri()}: {first}") from None
-    runs = ranked(runs, metric)
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PipelineError(f"cannot read runs from {tracking.tracking_uri()}: {reason}") from None
     print(format_table(runs, metric))
     if runs:
         best = runs[0].info

@@ -1,18 +1,8 @@
 """Predict new rows with a trained model: `make predict INPUT=new.csv [RUN=<run id>]`.
 
-    python -m <package>.commands.predict new.csv               # the registry's `champion`
-    python -m <package>.commands.predict new.csv --run 3f2a9c  # the model of one run
-    python -m <package>.commands.predict new.csv --workspace   # models/model.joblib (dvc repro)
-    python -m <package>.commands.predict new.csv --output out.csv
-
-The model is the training run's whole scikit-learn Pipeline: the same row cleaning (units,
-spellings, missing-value tokens, column renames), the fitted featurizer and the estimator, so
-new rows need only the raw columns. Writes the input columns plus `predicted_<target>` and one
-`proba_<class>` column per class (default: <input>.predictions.csv).
-
-Serving the same model over HTTP on this machine only (see docs/tracking.md):
-    mlflow models serve -m "models:/<registered model>@champion" --host 127.0.0.1 \\
-        --port 5001 --env-manager local
+The model (the registry's `champion`, a run's with --run, or models/model.joblib with
+--workspace) is the whole training Pipeline, row cleaning included, so new rows need only the
+raw columns. Writes them plus `predicted_<target>` (and `proba_<class>` per class).
 """
 
 import argparse
@@ -50,40 +40,14 @@ def load(run: str | None, workspace: bool):
 
 def read_rows(source: Path) -> pd.DataFrame:
     """The file as text, as the training data were read: the model's cleaning parses it."""
-    if not source.exists():
-        raise PipelineError(f"input file {source} not found")
     try:
         parquet = source.suffix == ".parquet"
         df = pd.read_parquet(source) if parquet else pd.read_csv(source, dtype=str, na_filter=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{source} is not a readable table: {exc}") from None
     if df.empty:
         raise PipelineError(f"{source} has no rows to predict")
     return df
-
-
-def unknown_columns(columns: Sequence[str], data_cfg: dict) -> list[str]:
-    """Input columns the model's data config does not mention (typos, another dataset)."""
-    rename = data_cfg.get("rename") or {}
-    known = {*feature_columns(data_cfg), data_cfg["target"], *(data_cfg.get("drop") or [])}
-    return [c for c in columns if c not in known and rename.get(c) not in known]
-
-
-def trained_data_cfg(model) -> dict:
-    """The data config the model was trained with: it travels inside, in the cleaning step."""
-    return model.named_steps["clean"].kw_args["data_cfg"]
-
-
-def predict_file(model, source: Path, output: Path) -> pd.DataFrame:
-    data_cfg = trained_data_cfg(model)
-    rows = read_rows(source)
-    if unknown := unknown_columns(rows.columns, data_cfg):
-        ignored = ", ".join(unknown)
-        print(f"predict: ignoring column(s) the model does not know: {ignored}", file=sys.stderr)
-    result = serving.predict(model, rows, data_cfg["target"])
-    output.parent.mkdir(parents=True, exist_ok=True)
-    result.to_csv(output, index=False)
-    return result
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -95,11 +59,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, help="default: <input>.predictions.csv")
     args = parser.parse_args(argv)
     model, source = load(args.run, args.workspace)
+    data_cfg = model.named_steps["clean"].kw_args["data_cfg"]  # the training's, inside the model
+    rows = read_rows(args.input)
+    # Columns the model's data config does not mention: a typo, or another dataset.
+    rename = data_cfg.get("rename") or {}
+    known = {*feature_columns(data_cfg), data_cfg["target"], *(data_cfg.get("drop") or [])}
+    if unknown := [c for c in rows.columns if c not in known and rename.get(c) not in known]:
+        ignored = ", ".join(unknown)
+        print(f"predict: ignoring column(s) the model does not know: {ignored}", file=sys.stderr)
+    result = serving.predict(model, rows, data_cfg["target"])
     output = args.output or args.input.with_name(args.input.stem + ".predictions.csv")
-    result = predict_file(model, args.input, output)
-    predicted = result[f"predicted_{trained_data_cfg(model)['target']}"]
-    summary = predicted.value_counts().to_dict() if hasattr(model, "predict_proba") else ""
-    print(f"predict: {len(result)} row(s) with {source} -> {output}  {summary}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result.to_csv(output, index=False)
+    predicted = result[f"predicted_{data_cfg['target']}"]
+    counts = predicted.value_counts().to_dict() if hasattr(model, "predict_proba") else ""
+    print(f"predict: {len(result)} row(s) with {source} -> {output}  {counts}")
 
 
 if __name__ == "__main__":

@@ -1,18 +1,12 @@
 """Refresh docs/experiment_log.md and docs/model_card.md from the tracked runs: `make report`.
 
-    python -m <package>.commands.report [--metric f1] [--limit 50] [--no-register]
-
-Only the blocks between `<!-- auto:begin NAME -->` and `<!-- auto:end NAME -->` are rewritten;
-everything outside them (your findings, intended use, limitations) is kept as you wrote it.
-The best run is the top of `make compare`'s table. Its model is registered under
-`tracking.registered_model` with the alias `champion` (what `make predict` uses) unless
---no-register; the alias moves only when the best run changes. Its figures are copied to
-docs/figures/ so the documents render anywhere (GitHub, an editor) without the MLflow server.
+Only the blocks between `<!-- auto:begin NAME -->` and `<!-- auto:end NAME -->` are rewritten.
+The card's run (the best one that logged a model) becomes the registry's `champion`, and its
+figures are copied to docs/figures/ so that the documents render without MLflow.
 """
 
 import argparse
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -27,9 +21,6 @@ from . import compare
 
 DOCS = Path("docs")
 LOG, CARD, FIGURES = DOCS / "experiment_log.md", DOCS / "model_card.md", DOCS / "figures"
-BLOCK = re.compile(
-    r"(<!-- auto:begin (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- auto:end (?P=name) -->)", re.S
-)
 SPLITS = (  # label and metric-name prefix of each row of a metrics table
     ("test", ""), ("validation", "val."), ("train", "train."), ("baseline", "baseline."),
     ("lift over baseline", "lift."), ("train - test gap", "gap."),
@@ -37,24 +28,16 @@ SPLITS = (  # label and metric-name prefix of each row of a metrics table
 
 
 def fill(text: str, blocks: Mapping[str, str]) -> tuple[str, list[str]]:
-    """Replace the body of each auto block named in `blocks`; return the text and the names
-    that have no block in it."""
-    seen = set()
-
-    def replace(match: re.Match) -> str:
-        if match["name"] not in blocks:
-            return match[0]
-        seen.add(match["name"])
-        return f"{match[1]}{blocks[match['name']].rstrip(chr(10))}\n{match[4]}"
-
-    return BLOCK.sub(replace, text), [n for n in blocks if n not in seen]
-
-
-def link(run) -> str:
-    """The run in the MLflow UI: on the tracking server, or where `make ui` serves it."""
-    uri = tracking.tracking_uri()
-    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
-    return f"{base}/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    """Rewrite the auto blocks named in `blocks`; return the text and the names with no block."""
+    missing = []
+    for name, body in blocks.items():
+        begin, end = f"<!-- auto:begin {name} -->\n", f"<!-- auto:end {name} -->"
+        head, found, rest = text.partition(begin)
+        if not found or end not in rest:
+            missing.append(name)
+            continue
+        text = head + begin + body.rstrip("\n") + "\n" + end + rest.partition(end)[2]
+    return text, missing
 
 
 def register(mlflow_client, name: str, run) -> tuple[str, bool]:
@@ -75,29 +58,30 @@ def register(mlflow_client, name: str, run) -> tuple[str, bool]:
     return version, True
 
 
-def fetch_reports(mlflow_client, run_id: str) -> dict:
-    """The run's figures (copied to docs/figures/) and JSON reports."""
-    found: dict = {"figures": []}
+def fetch_reports(mlflow_client, run) -> tuple[str, dict, dict]:
+    """Copy the run's figures to docs/figures/; return them as Markdown images, and the run's
+    per-class report (classification only) and cleaning report."""
+    images = []
     with tempfile.TemporaryDirectory() as folder:
-        local = Path(mlflow_client.download_artifacts(run_id, "reports", folder))
+        local = Path(mlflow_client.download_artifacts(run.info.run_id, "reports", folder))
         FIGURES.mkdir(parents=True, exist_ok=True)
         for png in sorted((local / "figures").glob("*.png")):
             shutil.copyfile(png, FIGURES / png.name)
-            found["figures"].append(png.name)
-        for name in ("per_class", "cleaning"):
-            if (local / f"{name}.json").exists():
-                found[name] = json.loads((local / f"{name}.json").read_text(encoding="utf-8"))
-    return found
+            label = f"{png.stem.replace('_', ' ')} of {run.info.run_name}"
+            images.append(f"![{label}](figures/{png.name})")
+        per_class, cleaning = (
+            json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+            for path in (local / "plots" / "per_class.json", local / "cleaning.json")
+        )
+    return "\n".join(images) or "_No figures were logged for this run._", per_class, cleaning
 
 
-def metrics_table(metrics: Mapping[str, float], metric: str, splits=SPLITS) -> str:
-    names = compare.task_metrics(metric)
-    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for label, prefix in splits:
-        signed = prefix in ("lift.", "gap.")
-        values = (compare.number(metrics.get(prefix + k), signed) for k in names)
-        lines.append(f"| {label} | " + " | ".join(values) + " |")
-    return "\n".join(lines)
+def metrics_table(metrics: Mapping[str, float], metric: str) -> str:
+    names, rows = compare.task_metrics(metric), []
+    for label, prefix in SPLITS:
+        sign = "+" if prefix in ("lift.", "gap.") else ""  # differences show their sign
+        rows.append([label, *(compare.number(metrics.get(prefix + k), sign) for k in names)])
+    return compare.markdown_table([["", *names], *rows])
 
 
 def provenance(run) -> list[str]:
@@ -113,69 +97,47 @@ def provenance(run) -> list[str]:
 
 def title(run) -> str:
     model, short = run.data.tags.get("model", "?"), run.info.run_id[:8]
-    return f"**{run.info.run_name}** ({model}, run [`{short}`]({link(run)}))"
+    return f"**{run.info.run_name}** ({model}, run `{short}`)"
 
 
 def log_blocks(runs: Sequence, metric: str, figures: str, champion: str) -> dict:
-    header, body = compare.cells(runs, metric)
-    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    table += ["| " + " | ".join([f"`{row[0]}`", *row[1:]]) + " |" for row in body]
+    best = runs[0]
     return {
         "summary": (
             f"Refreshed {time.strftime('%Y-%m-%d %H:%M')} by `make report`: the newest "
             f"{len(runs)} finished run(s), best first by test {metric}. Browse them: `make ui`."
         ),
-        "runs": "\n".join(table),
+        "runs": compare.format_table(runs, metric),
+        # Its scores are in the table above, and the model card has them all.
         "best": "\n".join(
-            [
-                f"{title(runs[0])}, best by test {metric} of the runs above.",
-                "",
-                metrics_table(runs[0].data.metrics, metric, SPLITS[:4]),
-                "",
-                *provenance(runs[0]),
-            ]
+            [f"{title(best)}, best by test {metric} of the runs above.", *provenance(best)]
         ),
         "figures": figures,
         "champion": f"Champion model: {champion}.",
     }
 
 
-def card_blocks(run, metric: str, reports: dict, figures: str, champion: str) -> dict:
+def card_blocks(run, metric: str, champion: str, reports: tuple[str, dict, dict]) -> dict:
+    figures, per_class, cleaning = reports
     params = run.data.params
     settings = ", ".join(f"{k[6:]}={v}" for k, v in sorted(params.items()) if k[:6] == "model.")
     started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.info.start_time / 1000))
-    per_class = reports.get("per_class") or {}
-    classes = [c for c, v in per_class.items() if isinstance(v, dict) and "avg" not in c]
-    cleaning = reports.get("cleaning") or {}
+    classes = [["class", "precision", "recall", "f1", "support"]] + [
+        [c, *(f"{v[k]:.3f}" for k in ("precision", "recall", "f1-score")), int(v["support"])]
+        for c, v in per_class.items()
+        if isinstance(v, dict) and "avg" not in c  # not the overall accuracy and averages
+    ]
     return {
-        "details": "\n".join(
-            [
-                f"- model: {title(run)}: {settings}",
-                f"- registered as: {champion}",
-                f"- trained: {started}, seed {params.get('seed', '?')}",
-            ]
-        ),
+        "details": f"- model: {title(run)}: {settings}\n- registered as: {champion}\n"
+        f"- trained: {started}, seed {params.get('seed', '?')}",
         "metrics": metrics_table(run.data.metrics, metric)
         + "\n\nThe test split chose this run among those compared, so its test score is slightly"
         " optimistic; validation and cross-validation are the honest cross-checks.",
-        "per-class": "\n".join(
-            ["| class | precision | recall | f1 | support |", "|---|---|---|---|---|"]
-            + [
-                f"| {c} | {per_class[c]['precision']:.3f} | {per_class[c]['recall']:.3f} | "
-                f"{per_class[c]['f1-score']:.3f} | {int(per_class[c]['support'])} |"
-                for c in classes
-            ]
-        )
-        if classes
-        else "_No classes: a regression model._",
+        "per-class": compare.markdown_table(classes) if per_class else "_None: a regression._",
         "figures": figures,
-        "data": "\n".join(
-            provenance(run)[1:2]
-            + [
-                f"- rows: {cleaning.get('rows_in')} in, {cleaning.get('rows_out')} kept, split"
-                f" {cleaning.get('split_rows')}; dropped {cleaning.get('rows_dropped')}"
-            ]
-        ),
+        "data": f"{provenance(run)[1]}\n- rows: {cleaning.get('rows_in')} in, "
+        f"{cleaning.get('rows_out')} kept, split {cleaning.get('split_rows')}; "
+        f"dropped {cleaning.get('rows_dropped')}",
         "reproduce": f"```\nmake reproduce RUN={run.info.run_id}\n```",
     }
 
@@ -189,7 +151,7 @@ def write(path: Path, blocks: Mapping[str, str]) -> None:
         print(f"report: {path} has no auto block(s) {', '.join(missing)}: restore the markers")
 
 
-def report(metric: str | None = None, limit: int = 50, do_register: bool = True) -> dict:
+def report(metric: str | None = None, limit: int = 50) -> dict:
     metric = metric or compare.headline()
     runs = compare.ranked(compare.latest_runs(metric, limit), metric)
     if not runs:
@@ -197,29 +159,22 @@ def report(metric: str | None = None, limit: int = 50, do_register: bool = True)
     mlflow_client = tracking.client()
     # The card describes the best run that logged a model (tracking.log_model can be off).
     card = next((run for run in runs if run.outputs.model_outputs), runs[0])
-    name = load_params()["tracking"]["registered_model"]
-    champion, moved = "not registered (`make report` without --no-register does it)", False
-    if do_register and card.outputs.model_outputs:
+    champion, moved = "none (no run logged a model: `tracking.log_model` is off)", False
+    if card.outputs.model_outputs:
+        name = load_params()["tracking"]["registered_model"]
         version, moved = register(mlflow_client, name, card)
         champion = f"`{name}` version {version}, alias `champion` (`models:/{name}@champion`)"
-    reports = fetch_reports(mlflow_client, card.info.run_id)
-    figures = "\n".join(
-        f"![{png.removesuffix('.png').replace('_', ' ')} of {card.info.run_name}](figures/{png})"
-        for png in reports["figures"]
-    )
-    figures = figures or "_No figures were logged for this run._"
-    write(LOG, log_blocks(runs, metric, figures, champion))
-    write(CARD, card_blocks(card, metric, reports, figures, champion))
+    reports = fetch_reports(mlflow_client, card)  # figures, per-class and cleaning reports
+    write(LOG, log_blocks(runs, metric, reports[0], champion))
+    write(CARD, card_blocks(card, metric, champion, reports))
     return {"best": runs[0], "card": card, "champion": champion, "moved": moved}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metric", choices=METRICS + REGRESSION_METRICS, help="default: f1 or r2")
-    parser.add_argument("--limit", type=int, default=50, help="newest runs to consider")
-    parser.add_argument("--no-register", action="store_true", help="leave the champion alias")
     args = parser.parse_args(argv)
-    result = report(args.metric, args.limit, not args.no_register)
+    result = report(args.metric)
     print(f"report: wrote {LOG} and {CARD}; best run {result['best'].info.run_name}")
     print(f"report: champion {'moved to' if result['moved'] else 'is'} {result['champion']}")
 

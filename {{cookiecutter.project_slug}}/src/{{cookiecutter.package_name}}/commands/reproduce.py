@@ -1,20 +1,13 @@
 """Re-run a tracked run and check that every metric comes out the same: `make reproduce RUN=<id>`.
 
-    python -m <package>.commands.reproduce <run id, or 6+ characters of it> [--keep] [--allow-dirty]
-
-From what the run recorded, it rebuilds the run in a scratch git worktree in the system's
-temporary folder (your working tree, params.yaml and outputs are never touched):
-- the code: the commit `dvc exp run` saved for the run, else the run's git commit;
-- the config: the run's own config (artifact config/params.yaml) as params.yaml;
-- the data: the raw file with the run's DVC hash, from this project's DVC cache.
-Then it runs `dvc repro --force` there, untracked, and compares reports/metrics.json with the
-run's, key by key, exactly. Exit status 0 only when every metric matches. A run made with
-uncommitted changes is refused (its code is in no commit); --allow-dirty re-runs it on its
-commit anyway, as an approximation.
+In a scratch git worktree (yours is never touched): the run's code (the commit `dvc exp run`
+saved, else its git commit), config (artifact config/params.yaml) and raw data (by DVC hash,
+from this project's DVC cache); then `dvc repro --force`, untracked, and reports/metrics.json
+compared with the run's, exactly. A run made with uncommitted changes is refused (its code is
+in no commit) unless --allow-dirty.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -24,15 +17,14 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from .. import tracking
+from ..dvc_records import md5
 from ..errors import PipelineError, run_cli
-from .compare import resolve_run_id
+from .compare import markdown_table, resolve_run_id
 
 
-def run(*command: str, cwd: Path, env: dict | None = None, check: bool = True) -> str:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+def run(*command: str, cwd: Path, check: bool = True) -> str:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise PipelineError(f"`{' '.join(command)}` failed: {result.stderr.strip()[-2000:]}")
     return result.stdout.strip()
@@ -66,14 +58,14 @@ def source_commit(tags: dict, root: Path, allow_dirty: bool) -> str:
 
 def restore_data(tags: dict, project: Path, tree: Path) -> None:
     """Copy the run's raw data, found by its DVC hash in this project's cache, into the tree."""
-    md5, raw = tags.get("data.raw.md5"), tags.get("data.raw.path")
-    if not md5 or not raw:
+    hash_, raw = tags.get("data.raw.md5"), tags.get("data.raw.path")
+    if not hash_ or not raw:
         raise PipelineError("the run recorded no raw-data hash: its data cannot be restored")
     cache = Path(run(sys.executable, "-m", "dvc", "cache", "dir", cwd=project))
-    cached = cache / "files" / "md5" / md5[:2] / md5[2:]
-    if not cached.is_file() or hashlib.md5(cached.read_bytes()).hexdigest() != md5:
+    cached = cache / "files" / "md5" / hash_[:2] / hash_[2:]
+    if not cached.is_file() or md5(cached) != hash_:
         raise PipelineError(
-            f"the run's raw data ({raw}, DVC md5 {md5}) is not in this project's DVC cache "
+            f"the run's raw data ({raw}, DVC md5 {hash_}) is not in this project's DVC cache "
             f"({cache}): `dvc pull` it (with the remote configured, see README), or restore "
             f"the file that had this hash and `dvc add {raw}`"
         )
@@ -81,27 +73,20 @@ def restore_data(tags: dict, project: Path, tree: Path) -> None:
     shutil.copyfile(cached, tree / raw)
 
 
-def download(mlflow_client, run_id: str, path: str) -> str:
-    with tempfile.TemporaryDirectory() as folder:
-        return Path(mlflow_client.download_artifacts(run_id, path, folder)).read_text("utf-8")
-
-
-def reproduce(
-    run_id: str, *, keep: bool = False, allow_dirty: bool = False
-) -> list[tuple[str, object, object, bool]]:
+def reproduce(run_id: str, *, allow_dirty: bool = False) -> list[tuple[str, object, object, bool]]:
     """Re-run the run; return (metric, recorded, reproduced, equal) for every metric."""
+    import mlflow
     from mlflow.exceptions import MlflowException
 
     run_id = resolve_run_id(run_id)
     project = Path.cwd().resolve()
     root = Path(run("git", "rev-parse", "--show-toplevel", cwd=project)).resolve()
-    mlflow_client = tracking.client()
-    found = mlflow_client.get_run(run_id)
-    tags = found.data.tags
-    commit = source_commit(tags, root, allow_dirty)
+    found = tracking.client().get_run(run_id)
+    commit = source_commit(found.data.tags, root, allow_dirty)
+    mlflow.set_tracking_uri(tracking.tracking_uri())
     try:
-        config = yaml.safe_load(download(mlflow_client, run_id, "config/params.yaml"))
-        expected = json.loads(download(mlflow_client, run_id, "reports/metrics.json"))
+        config = mlflow.artifacts.load_text(f"runs:/{run_id}/config/params.yaml")
+        expected = mlflow.artifacts.load_dict(f"runs:/{run_id}/reports/metrics.json")
     except (MlflowException, OSError):
         raise PipelineError(
             f"run {run_id} has no config/params.yaml or reports/metrics.json artifact: "
@@ -111,11 +96,9 @@ def reproduce(
     run("git", "worktree", "add", "--detach", "--quiet", str(worktree), commit, cwd=root)
     tree = worktree / project.relative_to(root)
     try:
-        restore_data(tags, project, tree)
-        (tree / "params.yaml").write_text(
-            f"# The config of MLflow run {run_id}\n" + yaml.safe_dump(config, sort_keys=False),
-            encoding="utf-8",
-        )
+        restore_data(found.data.tags, project, tree)
+        header = f"# The config of MLflow run {run_id}\n"
+        (tree / "params.yaml").write_text(header + config, encoding="utf-8")
         print(f"reproduce: run {run_id} ({found.info.run_name}) on commit {commit[:12]}, in {tree}")
         env = {
             **os.environ,
@@ -125,36 +108,24 @@ def reproduce(
         }
         repro = [sys.executable, "-m", "dvc", "repro", "--force", "--no-run-cache"]
         if (code := subprocess.run(repro, cwd=tree, env=env).returncode) != 0:
-            raise PipelineError(f"the pipeline failed (exit {code}; --keep keeps {tree})")
+            raise PipelineError(f"the pipeline failed (exit {code}), see its output above")
         actual = json.loads((tree / "reports" / "metrics.json").read_text(encoding="utf-8"))
     finally:
-        if keep:
-            print(f"reproduce: kept {worktree} (`git worktree remove --force {worktree}`)")
-        else:
-            run("git", "worktree", "remove", "--force", str(worktree), cwd=root, check=False)
-            shutil.rmtree(worktree, ignore_errors=True)
+        run("git", "worktree", "remove", "--force", str(worktree), cwd=root, check=False)
+        shutil.rmtree(worktree, ignore_errors=True)
     before, after = tracking.flatten(expected), tracking.flatten(actual)
-    return [
-        (k, before.get(k), after.get(k), before.get(k) == after.get(k))
-        for k in sorted(before.keys() | after.keys())
-    ]
+    keys = sorted(before.keys() | after.keys())
+    return [(k, before.get(k), after.get(k), before.get(k) == after.get(k)) for k in keys]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="the run's id, or its first 6+ characters (`make compare`)")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch worktree")
-    parser.add_argument(
-        "--allow-dirty",
-        action="store_true",
-        help="re-run a run made with uncommitted changes on its commit anyway",
-    )
+    parser.add_argument("--allow-dirty", action="store_true", help="re-run a dirty run anyway")
     args = parser.parse_args(argv)
-    rows = reproduce(args.run, keep=args.keep, allow_dirty=args.allow_dirty)
-    width = max(len(r[0]) for r in rows)
-    print(f"{'metric'.ljust(width)}  {'run':>10}  {'reproduced':>10}  match")
-    for key, before, after, same in rows:
-        print(f"{key.ljust(width)}  {before!s:>10}  {after!s:>10}  {'yes' if same else 'NO'}")
+    rows = reproduce(args.run, allow_dirty=args.allow_dirty)
+    table = [[key, before, after, "yes" if same else "NO"] for key, before, after, same in rows]
+    print(markdown_table([["metric", "run", "reproduced", "match"], *table]))
     if differ := [r[0] for r in rows if not r[3]]:
         raise PipelineError(f"{len(differ)} of {len(rows)} metric(s) differ: {', '.join(differ)}")
     print(f"reproduce: all {len(rows)} metrics match exactly")

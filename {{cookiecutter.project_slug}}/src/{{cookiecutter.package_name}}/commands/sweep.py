@@ -1,15 +1,8 @@
 """Train many configurations in parallel: `make sweep [MODELS=svm,mlp] [SEEDS=1,2] [DATA=...]`.
 
-    python -m <package>.commands.sweep                          # every model in conf/model/
-    python -m <package>.commands.sweep model=svm,mlp seed=1,2,3 data=penguins
-    python -m <package>.commands.sweep hydra.launcher.n_jobs=1 trainer.max_epochs=20
-
-The command line is Hydra's: a multirun (config `sweep` below) over conf/, run by Hydra's
-joblib launcher, one job per combination of the comma-separated values. Each job composes its
-config as `dvc exp run -S model=svm seed=1` would, runs the whole pipeline in its own Hydra
-folder (multirun/<date>/<time>/<job number>/: the DVC workspace is never touched) and is logged
-as a child of one parent MLflow run, which the callback ParentRun opens before the first job.
-The end prints `make compare`'s table of the sweep's runs and the parent run id.
+Hydra's command line (`model=svm,mlp seed=1,2,3`): a multirun (config `sweep` below) run by the
+joblib launcher, one job per combination, each in its own Hydra folder and logged as a child of
+one parent run, which ParentRun opens.
 """
 
 import contextlib
@@ -30,8 +23,7 @@ from ..metrics import HEADLINE
 from ..prepare import task_of
 from . import compare
 
-PACKAGE = __spec__.name.partition(".")[0]
-PARENT_RUN = f"{PACKAGE.upper()}_SWEEP_PARENT_RUN"  # how a job learns its parent run's id
+PARENT_RUN = f"{tracking.PACKAGE.upper()}_SWEEP_PARENT_RUN"  # how a job learns its parent run's id
 FAILED = "sweep.failed."  # a tag on the parent run per failed job: its overrides and error
 
 # The pipeline's config (conf/config.yaml) plus what makes it a sweep.
@@ -109,8 +101,7 @@ def main() -> None:
         found = mlflow_client.get_run(parent)
         jobs = f"tags.mlflow.parentRunId = '{parent}'"  # the child runs
         runs = mlflow_client.search_runs([found.info.experiment_id], jobs, max_results=5000)
-        tags = found.data.tags
-        metric = tags["sweep.metric"]
+        metric, tags = found.data.tags["sweep.metric"], found.data.tags
         print(compare.format_table(compare.ranked(runs, metric), metric))
         failed = [tags[k] for k in sorted(tags) if k.startswith(FAILED)]
         print(f"sweep: parent run {parent}, {len(runs)} child run(s), {len(failed)} failed job(s)")
