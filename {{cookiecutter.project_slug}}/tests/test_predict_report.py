@@ -5,7 +5,11 @@ import pandas as pd
 import pytest
 from tracking_helpers import make_project, store_uri
 
-from {{ cookiecutter.package_name }}.commands import compare, predict, report
+from {{ cookiecutter.package_name }}.commands import (
+    compare,
+    predict,
+    report,
+)
 from {{ cookiecutter.package_name }}.config import load_params
 from {{ cookiecutter.package_name }}.errors import PipelineError
 
@@ -104,6 +108,9 @@ def test_report_fills_the_docs_keeps_findings_and_registers_the_champion(tracked
     card_text = card.read_text()
     assert "My own note about limits." in card_text
     assert "alias `champion`" in card_text and "| test " in card_text
+    # What drives the predictions: the run's permutation importance, strongest first.
+    ranked = pd.read_csv(project / "reports" / "importance.csv")
+    assert f"| `{ranked['feature'][0]}` |" in card_text
     for doc in (text, card_text):  # the docs are committed: no path of this machine in them
         assert str(project) not in doc and "sqlite" not in doc
     from mlflow import MlflowClient

@@ -6,7 +6,9 @@ import subprocess
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }}.commands.reproduce import reproduce
+from {{ cookiecutter.package_name }}.commands.reproduce import (
+    reproduce,
+)
 from {{ cookiecutter.package_name }}.errors import PipelineError
 
 

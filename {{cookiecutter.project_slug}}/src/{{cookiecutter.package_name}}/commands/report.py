@@ -6,6 +6,7 @@ figures are copied to docs/figures/ so that the documents render without MLflow.
 """
 
 import argparse
+import csv
 import json
 import shutil
 import tempfile
@@ -73,7 +74,23 @@ def fetch_reports(mlflow_client, run) -> tuple[str, dict, dict]:
             json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
             for path in (local / "plots" / "per_class.json", local / "cleaning.json")
         )
-    return "\n".join(images) or "_No figures were logged for this run._", per_class, cleaning
+        ranked = local / "importance.csv"
+        importance = (
+            list(csv.reader(ranked.read_text().splitlines()))[1:] if ranked.exists() else []
+        )
+    figures = "\n".join(images) or "_No figures were logged for this run._"
+    return figures, per_class, cleaning, importance
+
+
+def importance_table(importance: list[list[str]]) -> str:
+    """The ten columns the model relies on most (permutation importance, test split)."""
+    if not importance:
+        return "_No permutation importance was logged for this run._"
+    rows = [
+        [f"`{name}`", f"{float(drop):+.3f}", f"{float(std):.3f}"] for name, drop, std in importance
+    ]
+    table = compare.markdown_table([["column", "score lost when shuffled", "std"], *rows[:10]])
+    return table + "\n\nWhere it errs most: `reports/mistakes.csv`, an artifact of the run."
 
 
 def metrics_table(metrics: Mapping[str, float], metric: str) -> str:
@@ -117,8 +134,8 @@ def log_blocks(runs: Sequence, metric: str, figures: str, champion: str) -> dict
     }
 
 
-def card_blocks(run, metric: str, champion: str, reports: tuple[str, dict, dict]) -> dict:
-    figures, per_class, cleaning = reports
+def card_blocks(run, metric: str, champion: str, reports: tuple) -> dict:
+    figures, per_class, cleaning, importance = reports
     params = run.data.params
     settings = ", ".join(f"{k[6:]}={v}" for k, v in sorted(params.items()) if k[:6] == "model.")
     started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.info.start_time / 1000))
@@ -135,6 +152,7 @@ def card_blocks(run, metric: str, champion: str, reports: tuple[str, dict, dict]
         " optimistic; validation and cross-validation are the honest cross-checks.",
         "per-class": compare.markdown_table(classes) if per_class else "_None: a regression._",
         "figures": figures,
+        "importance": importance_table(importance),
         "data": f"{provenance(run)[1]}\n- rows: {cleaning.get('rows_in')} in, "
         f"{cleaning.get('rows_out')} kept, split {cleaning.get('split_rows')}; "
         f"dropped {cleaning.get('rows_dropped')}",
