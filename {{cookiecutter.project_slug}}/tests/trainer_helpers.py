@@ -12,6 +12,7 @@ the summary to OUT.pt (rank 0 only); an interrupt exits with 130 or 143.
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,9 +22,6 @@ import torch
 import yaml
 from torch import nn
 
-from {{ cookiecutter.package_name }}.models.devices import (
-    is_main_process,
-)
 from {{ cookiecutter.package_name }}.models.trainer import (
     TrainerConfig,
     TrainingInterrupted,
@@ -107,7 +105,7 @@ def main() -> None:
     except TrainingInterrupted as exc:
         print(exc, file=sys.stderr)
         sys.exit(exc.exit_code)
-    if is_main_process():
+    if os.environ.get("RANK", "0") == "0":  # torchrun: only rank 0 writes
         torch.save({"weights": net.state_dict(), "history": history, "summary": summary}, args.out)
 
 

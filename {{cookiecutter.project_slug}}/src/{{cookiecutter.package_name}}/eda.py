@@ -130,7 +130,6 @@ def eda(data_cfg: Config, train_split: Path, out: Path, seed: int = 0) -> list[P
         box_plots(grouped, numeric, target, out, plt),
         correlation_heatmap(df, numeric, out, plt),
     ]
-    plt.close("all")
     (out / "summary.md").write_text(summary_markdown(grouped, data_cfg), encoding="utf-8")
     return paths + [out / "summary.md"]
 

@@ -21,8 +21,6 @@ from .metrics import (
     classification_metrics,
     difference,
     majority_baseline,
-    mean_baseline,
-    per_class_report,
     regression_metrics,
 )
 from .plots import classification_figures, curve_tables, importance_figure, regression_figures
@@ -44,22 +42,18 @@ IMPORTANCE_SCORING = {"classification": ("f1_macro", "macro F1"), "regression": 
 def cv_folds(cfg: Config, n_rows: int) -> int:
     """`evaluate.cv_folds`: a number, or auto (5 on small data, none on big: k more fits)."""
     folds, most = cfg["evaluate"]["cv_folds"], cfg["evaluate"]["cv_auto_max_rows"]
-    if folds != "auto":
-        return int(folds)
-    if n_rows <= most:
-        return 5
-    print(
-        f"evaluate: cross-validation skipped ({n_rows:,} training rows > "
-        f"evaluate.cv_auto_max_rows={most:,}); ask for it with -S evaluate.cv_folds=5"
-    )
-    return 0
+    if folds == "auto" and n_rows > most:
+        print(
+            f"evaluate: cross-validation skipped ({n_rows:,} training rows > "
+            f"evaluate.cv_auto_max_rows={most:,}); ask for it with -S evaluate.cv_folds=5"
+        )
+        return 0
+    return 5 if folds == "auto" else int(folds)
 
 
 def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
     """k-fold CV of featurizer + estimator on the training split ({"folds": 0} if skipped).
-
-    The featurizer is fitted inside each fold, so no fold sees its held-out rows.
-    """
+    The featurizer is fitted inside each fold, so no fold sees its held-out rows."""
     from sklearn.metrics import f1_score, make_scorer
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
     from sklearn.pipeline import make_pipeline
@@ -92,10 +86,8 @@ def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
 
 def importance(model, rows: pd.DataFrame, target: str, cfg: Config) -> pd.DataFrame:
     """Permutation importance: how much the score drops when one column is shuffled.
-
-    Model-agnostic (the MLP too) and measured on the test split (a seeded sample of
-    `evaluate.importance_max_rows` rows when larger), per raw column.
-    """
+    Model-agnostic (the MLP too), per raw column, on the test split (a seeded sample of
+    `evaluate.importance_max_rows` rows when larger)."""
     from sklearn.inspection import permutation_importance
 
     columns = feature_columns(cfg["data"])
@@ -138,6 +130,8 @@ def positive_class(data_cfg: Config, train_labels: pd.Series, say: bool = True) 
 
 def classification_scores(model, rows: dict, data_cfg: Config, reports):
     """Every split's metrics, the majority baseline's, and the most confidently wrong rows."""
+    from sklearn.metrics import classification_report
+
     target, classes = data_cfg["target"], [str(c) for c in model.classes_]
     label = positive_class(data_cfg, rows["train"][target])
     positive = classes.index(label) if label is not None else 1
@@ -147,14 +141,20 @@ def classification_scores(model, rows: dict, data_cfg: Config, reports):
     baseline = classification_metrics(
         y["test"], majority_baseline(y["train"], len(y["test"]), len(classes)), positive
     )
-    per_class = per_class_report(y["test"], proba["test"], classes)
-    (reports / "plots").mkdir(parents=True, exist_ok=True)
-    (reports / "plots" / "per_class.json").write_text(json.dumps(per_class, indent=2) + "\n")
+    predicted = proba["test"].argmax(axis=1)
     curve_tables(y["test"], proba["test"], classes, reports / "plots")
+    per_class = classification_report(
+        y["test"],
+        predicted,
+        labels=range(len(classes)),
+        target_names=classes,
+        output_dict=True,
+        zero_division=0,
+    )
+    (reports / "plots" / "per_class.json").write_text(json.dumps(per_class, indent=2) + "\n")
     classification_figures(y["test"], proba["test"], classes, reports / "figures")
     test = rows["test"].assign(
-        predicted=np.asarray(classes)[proba["test"].argmax(axis=1)],
-        confidence=proba["test"].max(axis=1),
+        predicted=np.asarray(classes)[predicted], confidence=proba["test"].max(axis=1)
     )
     wrong = test[test["predicted"] != test[target].astype(str)]
     return by_split, baseline, wrong.sort_values("confidence", ascending=False, kind="stable")
@@ -166,7 +166,8 @@ def regression_scores(model, rows: dict, data_cfg: Config, reports):
     y = {name: df[target].to_numpy(dtype=float) for name, df in rows.items()}
     predicted = {name: model.predict(df) for name, df in rows.items()}
     by_split = {n: regression_metrics(y[n], predicted[n]) for n in SPLITS}
-    baseline = regression_metrics(y["test"], mean_baseline(y["train"], len(y["test"])))
+    # The baseline always says the training mean (R² about 0).
+    baseline = regression_metrics(y["test"], np.full(len(y["test"]), y["train"].mean()))
     regression_figures(y["test"], predicted["test"], reports / "figures")
     test = rows["test"].assign(
         predicted=predicted["test"], abs_error=np.abs(y["test"] - predicted["test"])
@@ -180,7 +181,6 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
     target, task = cfg["data"]["target"], task_of(cfg["data"])
     rows = {name: pd.read_parquet(paths.split(name)) for name in SPLITS}
     reports = paths.reports
-    (reports / "figures").mkdir(parents=True, exist_ok=True)
     score = regression_scores if task == "regression" else classification_scores
     by_split, baseline, worst = score(scorer, rows, cfg["data"], reports)
     worst.head(10).round(4).to_csv(reports / "mistakes.csv", index=False)

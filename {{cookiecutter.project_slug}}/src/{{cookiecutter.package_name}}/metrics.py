@@ -17,84 +17,51 @@ HEADLINE = {"classification": "f1", "regression": "r2"}  # what tables rank by d
 LOWER_IS_BETTER = {"mae", "rmse"}
 
 
-def metric_names(task: str) -> tuple[str, ...]:
-    return REGRESSION_METRICS if task == "regression" else METRICS
-
-
 def classification_metrics(
     y_true: np.ndarray, proba: np.ndarray, positive: int = 1
 ) -> dict[str, float]:
     """`y_true` holds class numbers 0..k-1, `proba` one column per class; with two classes,
     `positive` is the number of the positive class."""
-    from sklearn.metrics import (
-        accuracy_score,
-        average_precision_score,
-        precision_recall_fscore_support,
-        roc_auc_score,
-    )
+    from sklearn import metrics as sk
 
     n_classes = proba.shape[1]
     y_pred = proba.argmax(axis=1)
     labels = list(range(n_classes))
     binary = n_classes == 2
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true,
-        y_pred,
-        labels=labels,
-        average="binary" if binary else "macro",
-        pos_label=positive,
-        zero_division=0,
+    average = "binary" if binary else "macro"
+    precision, recall, f1, _ = sk.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=average, pos_label=positive, zero_division=0
     )
     if len(np.unique(y_true)) < 2:
         roc_auc = pr_auc = float("nan")  # undefined with one class present
     elif binary:
-        roc_auc = roc_auc_score(y_true == positive, proba[:, positive])
-        pr_auc = average_precision_score(y_true == positive, proba[:, positive])
+        roc_auc = sk.roc_auc_score(y_true == positive, proba[:, positive])
+        pr_auc = sk.average_precision_score(y_true == positive, proba[:, positive])
     else:
-        roc_auc = roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels)
-        pr_auc = average_precision_score(np.eye(n_classes)[y_true], proba, average="macro")
-    values = (accuracy_score(y_true, y_pred), precision, recall, f1, roc_auc, pr_auc)
+        roc_auc = sk.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels)
+        pr_auc = sk.average_precision_score(np.eye(n_classes)[y_true], proba, average="macro")
+    values = (sk.accuracy_score(y_true, y_pred), precision, recall, f1, roc_auc, pr_auc)
     return {name: round(float(v), 6) for name, v in zip(METRICS, values, strict=True)}
 
 
 def majority_baseline(y_train: np.ndarray, n_rows: int, n_classes: int) -> np.ndarray:
     """Probabilities of a model that always predicts the most frequent training class.
-
-    Its ROC-AUC is 0.5 by construction; any real model must beat its other scores.
-    """
+    Its ROC-AUC is 0.5 by construction; any real model must beat its other scores."""
     proba = np.zeros((n_rows, n_classes))
     proba[:, np.bincount(y_train, minlength=n_classes).argmax()] = 1.0
     return proba
 
 
 def regression_metrics(y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+    from sklearn import metrics as sk
 
     values = (
-        mean_absolute_error(y_true, predicted),
-        root_mean_squared_error(y_true, predicted),
-        r2_score(y_true, predicted),
+        sk.mean_absolute_error(y_true, predicted),
+        sk.root_mean_squared_error(y_true, predicted),
+        sk.r2_score(y_true, predicted),
     )
     return {name: round(float(v), 6) for name, v in zip(REGRESSION_METRICS, values, strict=True)}
 
 
-def mean_baseline(y_train: np.ndarray, n_rows: int) -> np.ndarray:
-    """Predictions of a model that always says the training mean (R² about 0)."""
-    return np.full(n_rows, float(np.mean(y_train)))
-
-
 def difference(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     return {k: round(a[k] - b[k], 6) for k in a}
-
-
-def per_class_report(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> dict:
-    from sklearn.metrics import classification_report
-
-    return classification_report(
-        y_true,
-        proba.argmax(1),
-        labels=list(range(len(classes))),
-        target_names=classes,
-        output_dict=True,
-        zero_division=0,
-    )

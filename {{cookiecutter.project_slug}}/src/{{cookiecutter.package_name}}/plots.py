@@ -1,6 +1,11 @@
 """Matplotlib set up once for files, not screens (no display on servers or in CI)."""
 
+import re
+import shutil
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 
 def pyplot():
@@ -22,27 +27,24 @@ def pyplot():
 
 
 def save(fig, path: Path) -> Path:
+    """Write the figure, then close it (pyplot keeps every open figure in memory)."""
+    import matplotlib.pyplot as plt
+
     path.parent.mkdir(parents=True, exist_ok=True)
     # No timestamps in the file, so the same data gives the same bytes.
     fig.savefig(path, metadata={"Software": None})
-    fig.clf()
+    plt.close(fig)
     return path
 
 
 def curve_tables(y_true, proba, classes: list[str], out: Path) -> None:
     """CSV files `dvc plots show` renders: confusion matrix, ROC and PR curves."""
-    import re
-    import shutil
-
-    import numpy as np
-    import pandas as pd
     from sklearn.metrics import precision_recall_curve, roc_curve
 
     out.mkdir(parents=True, exist_ok=True)
     names = np.array(classes)
-    pd.DataFrame({"actual": names[y_true], "predicted": names[proba.argmax(1)]}).to_csv(
-        out / "confusion.csv", index=False
-    )
+    confusion = pd.DataFrame({"actual": names[y_true], "predicted": names[proba.argmax(1)]})
+    confusion.to_csv(out / "confusion.csv", index=False)
     # One file per class (one-vs-rest): DVC draws each file of a folder as its own line.
     for kind in ("roc", "precision_recall"):
         shutil.rmtree(out / kind, ignore_errors=True)
@@ -50,16 +52,14 @@ def curve_tables(y_true, proba, classes: list[str], out: Path) -> None:
     for i, name in enumerate(classes):
         file = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".csv"
         fpr, tpr, _ = roc_curve(y_true == i, proba[:, i])
-        pd.DataFrame({"fpr": fpr.round(6), "tpr": tpr.round(6)}).to_csv(
-            out / "roc" / file, index=False
-        )
+        roc = pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(6)
+        roc.to_csv(out / "roc" / file, index=False)
         precision, recall, _ = precision_recall_curve(y_true == i, proba[:, i])
-        pd.DataFrame({"recall": recall.round(6), "precision": precision.round(6)}).to_csv(
-            out / "precision_recall" / file, index=False
-        )
+        pr = pd.DataFrame({"recall": recall, "precision": precision}).round(6)
+        pr.to_csv(out / "precision_recall" / file, index=False)
 
 
-def classification_figures(y_true, proba, classes: list[str], out: Path) -> list[Path]:
+def classification_figures(y_true, proba, classes: list[str], out: Path) -> None:
     """PNGs for MLflow, `dvc plots show` and the model card: confusion matrix, ROC."""
     from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
@@ -67,47 +67,35 @@ def classification_figures(y_true, proba, classes: list[str], out: Path) -> list
     size = max(4.5, 0.6 * len(classes) + 2)
     fig, ax = plt.subplots(figsize=(size, size - 0.5))
     ConfusionMatrixDisplay.from_predictions(
-        y_true,
-        proba.argmax(1),
-        display_labels=classes,
-        ax=ax,
-        colorbar=False,
-        xticks_rotation=45,
+        y_true, proba.argmax(1), display_labels=classes, ax=ax, colorbar=False, xticks_rotation=45
     )
     ax.grid(False)
-    paths = [save(fig, out / "confusion_matrix.png")]
+    save(fig, out / "confusion_matrix.png")
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for i, name in enumerate(classes):
         RocCurveDisplay.from_predictions(y_true == i, proba[:, i], name=name, ax=ax)
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.set_title("ROC, each class against the rest (test split)")
-    paths.append(save(fig, out / "roc.png"))
-    plt.close("all")
-    return paths
+    save(fig, out / "roc.png")
 
 
-def regression_figures(y_true, predicted, out: Path) -> list[Path]:
+def regression_figures(y_true, predicted, out: Path) -> None:
     """Predicted against actual (on the diagonal = right) and the residuals (errors)."""
-    import pandas as pd
-
     plt = pyplot()
     (out.parent / "plots").mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"actual": y_true, "predicted": predicted}).round(6).to_csv(
-        out.parent / "plots" / "predicted_vs_actual.csv", index=False
-    )
+    table = pd.DataFrame({"actual": y_true, "predicted": predicted}).round(6)
+    table.to_csv(out.parent / "plots" / "predicted_vs_actual.csv", index=False)
     fig, ax = plt.subplots(figsize=(5, 4.5))
     ax.scatter(y_true, predicted, s=10, alpha=0.6)
     low, high = min(y_true.min(), predicted.min()), max(y_true.max(), predicted.max())
     ax.plot([low, high], [low, high], "k--", lw=1)
     ax.set(title="Predicted against actual (test split)", xlabel="actual", ylabel="predicted")
-    paths = [save(fig, out / "predicted_vs_actual.png")]
+    save(fig, out / "predicted_vs_actual.png")
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.scatter(predicted, y_true - predicted, s=10, alpha=0.6)
     ax.axhline(0, color="k", lw=1)
     ax.set(title="Residuals (test split)", xlabel="predicted", ylabel="actual - predicted")
-    paths.append(save(fig, out / "residuals.png"))
-    plt.close("all")
-    return paths
+    save(fig, out / "residuals.png")
 
 
 def importance_figure(importance, score: str, out: Path) -> Path:
@@ -116,6 +104,4 @@ def importance_figure(importance, score: str, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 1 + 0.3 * len(top)))
     ax.barh(top["feature"], top["importance"], xerr=top["std"], color="tab:blue")
     ax.set(title="Permutation importance (test split)", xlabel=f"drop in {score} when shuffled")
-    path = save(fig, out / "importance.png")
-    plt.close("all")
-    return path
+    return save(fig, out / "importance.png")

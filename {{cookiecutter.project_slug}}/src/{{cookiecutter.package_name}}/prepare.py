@@ -42,12 +42,8 @@ def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
             df = pd.read_parquet(path)
         else:
             # Text first: numbers are checked against the config in clean_rows.
-            df = pd.read_csv(
-                path,
-                dtype=str,
-                keep_default_na=False,
-                na_values=list(data_cfg.get("missing_values", [""])),
-            )
+            missing = list(data_cfg.get("missing_values", [""]))
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=missing)
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path} is empty: expected a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
@@ -108,9 +104,7 @@ def validate_schema(df: pd.DataFrame, data_cfg: Config, *, need_target: bool = T
 
 def to_numeric(column: pd.Series, name: str) -> pd.Series:
     """Numbers as float64; unparseable cells and infinities become missing.
-
-    Mostly-text columns are a config mistake, not dirty data: those fail instead.
-    """
+    Mostly-text columns are a config mistake, not dirty data: those fail instead."""
     values = pd.to_numeric(column, errors="coerce").replace([np.inf, -np.inf], np.nan)
     bad = column.notna() & values.isna()
     if bad.sum() > 0.5 * column.notna().sum() and bad.any():
@@ -149,16 +143,6 @@ def clean_rows(df: pd.DataFrame, data_cfg: Config) -> pd.DataFrame:
     for col in data_cfg["categorical"]:
         clean[col] = normalise(df[col].replace(missing, np.nan), synonyms.get(col))
     return pd.DataFrame(clean, index=df.index)
-
-
-def outliers(df: pd.DataFrame, columns: list[str], k: float) -> dict[str, int]:
-    """Count values beyond k inter-quartile ranges (reported, not removed: they may be real)."""
-    counts = {}
-    for col in columns:
-        q1, q3 = df[col].quantile([0.25, 0.75])
-        span = k * (q3 - q1)
-        counts[col] = int(((df[col] < q1 - span) | (df[col] > q3 + span)).sum())
-    return counts
 
 
 def target_values(column: pd.Series, data_cfg: Config) -> pd.Series:
@@ -213,9 +197,11 @@ def clean(df: pd.DataFrame, data_cfg: Config) -> tuple[pd.DataFrame, dict[str, A
         c for c in df.columns if c not in used and c not in data_cfg.get("drop", [])
     ]
     summary["missing_values"] = {c: int(n) for c, n in table.isna().sum().items()}
-    summary["outliers"] = outliers(
-        table, list(data_cfg["numeric"]), data_cfg.get("outlier_iqr", 3.0)
-    )
+    # Values beyond k inter-quartile ranges are counted, not removed: they may be real.
+    numbers, k = table[list(data_cfg["numeric"])], data_cfg.get("outlier_iqr", 3.0)
+    q1, q3 = numbers.quantile(0.25), numbers.quantile(0.75)
+    beyond = (numbers < q1 - k * (q3 - q1)) | (numbers > q3 + k * (q3 - q1))
+    summary["outliers"] = {col: int(n) for col, n in beyond.sum().items()}
     summary["rows_out"] = len(table)
     return table, summary
 
@@ -237,20 +223,15 @@ def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFra
             f"too little data to split: class {counts.idxmin()!r} of {target!r} has "
             f"{counts.min()} row(s), at least {MIN_ROWS_PER_CLASS} are needed (train/val/test)"
         )
+
+    def cut(rows: pd.DataFrame, size: float) -> list[pd.DataFrame]:
+        by_class = None if regression else rows[target]
+        return train_test_split(rows, test_size=size, random_state=seed, stratify=by_class)
+
     sizes = data_cfg["split"]
     try:
-        rest, test = train_test_split(
-            df,
-            test_size=sizes["test_size"],
-            random_state=seed,
-            stratify=None if regression else df[target],
-        )
-        train, val = train_test_split(
-            rest,
-            test_size=sizes["val_size"],
-            random_state=seed,
-            stratify=None if regression else rest[target],
-        )
+        rest, test = cut(df, sizes["test_size"])
+        train, val = cut(rest, sizes["val_size"])
     except ValueError as exc:
         raise PipelineError(
             f"cannot split {len(df)} rows with data.split {dict(sizes)}: {exc}; "

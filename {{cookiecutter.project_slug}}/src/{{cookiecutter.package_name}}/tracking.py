@@ -62,9 +62,7 @@ def client():
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}} -> {"a.b": 1}: the names `dvc params diff` and `dvc metrics show` use.
-
-    A mapping with keys MLflow cannot take as names (raw CSV headers) stays one value.
-    """
+    A mapping with keys MLflow cannot take as names (raw CSV headers) stays one value."""
     flat: dict[str, Any] = {}
     for key, value in values.items():
         if isinstance(value, Mapping) and value and all(NAME.match(str(k)) for k in value):
@@ -127,19 +125,14 @@ def end_orphaned_runs(mlflow_client, experiment_id: str) -> None:
         [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
     )
     for run in running:
-        tags = run.data.tags
-        if tags.get("run.host") == host and not _alive(int(tags.get("run.pid", "0"))):
+        if run.data.tags.get("run.host") != host:
+            continue
+        try:
+            os.kill(int(run.data.tags.get("run.pid", "0")), 0)  # signal 0: does it exist?
+        except ProcessLookupError:
             mlflow_client.set_terminated(run.info.run_id, "KILLED")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # it exists, as another user's
-    return True
+        except PermissionError:
+            pass  # it exists, as another user's
 
 
 def _experiment(cfg: Config):
@@ -186,13 +179,12 @@ def log_run(
     _experiment(cfg)
     model_name, data_name = cfg["model"]["name"], cfg["data"]["name"]
     key = HEADLINE[cfg["data"].get("task", "classification")]
-    tags = _process_tags(kind) | git_tags(Path.cwd()) | data_tags(cfg)
-    tags["model"] = model_name
+    tags = _process_tags(kind) | git_tags(Path.cwd()) | data_tags(cfg) | {"model": model_name}
     if paths.fit_summary.exists():  # the class trained: another one above large_data.max_rows
         tags["model.estimator"] = json.loads(paths.fit_summary.read_text())["estimator"]
     test_rows = pd.read_parquet(paths.split("test"))
-    with warnings.catch_warnings():  # MLflow registers its local-file source twice, and says so
-        warnings.simplefilter("ignore", UserWarning)
+    # MLflow registers its local-file source twice, and says so.
+    with warnings.catch_warnings(action="ignore", category=UserWarning):
         dataset = mlflow.data.from_pandas(
             test_rows,
             source=cfg["data"]["raw_path"],

@@ -58,9 +58,7 @@ def check_keys(name: str, target, spec: dict[str, Any], prefix: str = "model") -
 
     valid = set(inspect.signature(target).parameters) - {"args", "kwargs", "steps"}
     for key, value in spec.items():
-        if key.startswith("_"):
-            continue
-        if key not in valid:
+        if key not in valid and not key.startswith("_"):  # `_target_` and the like are Hydra's
             raise PipelineError(
                 f"{prefix}.{key} is not a setting of {name} ({target.__name__}): "
                 f"use one of {', '.join(sorted(valid))}"

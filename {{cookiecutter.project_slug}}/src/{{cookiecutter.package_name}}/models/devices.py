@@ -99,11 +99,6 @@ class World:
         return values
 
 
-def is_main_process() -> bool:
-    """True outside torchrun and on rank 0: the one process that may write outputs."""
-    return os.environ.get("RANK", "0") == "0"
-
-
 @contextlib.contextmanager
 def process_group(device: torch.device) -> Iterator[World]:
     """This process's World; under torchrun it joins the process group (gloo on CPU, NCCL on

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, check_X_y
+from sklearn.utils.validation import check_is_fitted, check_X_y, validate_data
 from torch import nn
 
 from .trainer import TrainerConfig, check, fit, is_a
@@ -56,7 +56,7 @@ class _MLP(BaseEstimator):
     def fit(self, X, y, eval_set=None):
         config = TrainerConfig.from_dict(self.trainer or {})  # bad settings fail before any work
         check("model", self.get_params(), RULES)
-        X, y = check_X_y(X, y, dtype=np.float32)
+        X, y = validate_data(self, X, y, dtype=np.float32)  # and learns n_features_in_
         classify = self._task == "classification"
         if classify:
             check_classification_targets(y)
@@ -70,7 +70,6 @@ class _MLP(BaseEstimator):
             )  # fmt: skip
         else:
             X_val, y_val = check_X_y(*eval_set, dtype=np.float32)
-        self.n_features_in_ = X.shape[1]
         outputs, encode = self._learn_targets(y)
         torch.manual_seed(self.random_state)  # the same seed gives the same initial weights
         net = self._network(X.shape[1], outputs)
@@ -84,12 +83,8 @@ class _MLP(BaseEstimator):
     def _forward(self, X, activation=lambda scores: scores) -> np.ndarray:
         """The network's outputs for X (after `activation`), CHUNK_ROWS rows at a time."""
         check_is_fitted(self)
-        X = check_array(X, dtype=np.float32, order="C")
-        if X.shape[1] != self.n_features_in_:  # worded as scikit-learn's estimators say it
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input"
-            )
+        # As scikit-learn's estimators do, it fails when X has not fit's number of columns.
+        X = validate_data(self, X, dtype=np.float32, order="C", reset=False)
         with torch.inference_mode():
             chunks = torch.tensor(X).split(CHUNK_ROWS)
             return torch.cat([activation(self.net_(chunk)) for chunk in chunks]).double().numpy()

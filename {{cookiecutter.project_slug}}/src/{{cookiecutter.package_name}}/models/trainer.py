@@ -21,8 +21,6 @@ from . import checkpoints, devices
 from .checkpoints import RunState, StopOnSignal, TrainingInterrupted
 from .devices import ConfigError
 
-__all__ = ["ConfigError", "TrainerConfig", "TrainingInterrupted", "check", "fit", "is_a"]
-
 TASKS = ("classification", "regression")  # the loss: cross-entropy, or mean squared error
 
 
