@@ -137,8 +137,11 @@ def template_files(root: Path, repo_dir: str, package: str) -> set[str]:
     """The project's paths of the files the template holds (the package folder's name
     rendered), or, where the template's folder is unknown, every file in the new project
     but git's (the pre-generation hook refused a folder that held anything but .git)."""
-    if repo_dir and Path(repo_dir).is_dir():
-        source = next(p for p in Path(repo_dir).iterdir() if "cookiecutter.project_slug" in p.name)
+    # A relative template path (`cookiecutter .`) is relative to where cookiecutter started,
+    # not to this new project: then there is no template folder to read.
+    folders = Path(repo_dir).iterdir() if repo_dir and Path(repo_dir).is_dir() else []
+    source = next((p for p in folders if "cookiecutter.project_slug" in p.name), None)
+    if source is not None:
         files = (p.relative_to(source) for p in source.rglob("*") if p.is_file())
         return {
             "/".join(package if "cookiecutter." in part else part for part in path.parts)

@@ -463,3 +463,19 @@ def test_rendered_hooks_are_lint_clean(name, tmp_path):
         text=True,
     )
     assert fmt.returncode == 0, fmt.stdout
+
+
+def test_a_relative_template_path_still_gets_the_first_commit(tmp_path):
+    """`cookiecutter .` from the template's folder: its path is relative to where cookiecutter
+    started, not to the new project, and the first commit must still be made."""
+    cookiecutter = Path(sys.executable).parent / "cookiecutter"
+    result = subprocess.run(
+        [str(cookiecutter), "--no-input", "-o", str(tmp_path), "."],
+        cwd=bakery.ROOT,
+        capture_output=True,
+        text=True,
+    )  # (the session's git identity comes from conftest.py)
+    assert result.returncode == 0 and "failed" not in result.stderr, result.stderr
+    project = tmp_path / bakery.default_slug()
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True)
+    assert log.stdout.strip(), "no first commit"
