@@ -8,7 +8,7 @@ the deployable model, with its metrics linked to it. A run whose process died wh
 being written (kill -9, power cut) is marked KILLED by the next `log_run`.
 
 Store: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the project root.
-Switch off: `tracking.enabled: false`, or the environment variable PACKAGE_TRACKING=0.
+Switch off: `tracking.enabled: false`, or <PACKAGE>_TRACKING=0 (the package name, upper-case).
 """
 
 import json
@@ -34,7 +34,7 @@ from .serving import load_trusted
 PACKAGE = __package__ or __name__.rpartition(".")[0]
 SWITCH = f"{PACKAGE.upper()}_TRACKING"
 # Changes to these never change results: a run from a tree with only these modified is clean.
-NOT_DIRTY = ("dvc.lock", "params.yaml", "reports/", "docs/", "notebooks/")
+NOT_DIRTY = ("dvc.lock", "params.yaml", "reports/", "docs/", "notebooks/", "dvc_plots/")
 NOT_DIRTY_ENDS = (".md", ".gitignore")  # notes, and the .gitignore files DVC writes
 NAME = re.compile(r"^[\w.\- :/]+$")  # what MLflow accepts in a param or metric name
 
@@ -107,13 +107,16 @@ def git_tags(root: Path) -> dict[str, str]:
     }
 
 
-def data_tags(cfg: Config) -> dict[str, str]:
-    """The data versions in DVC's own records: dvc.lock, else the raw file's `.dvc` file."""
+def data_tags(cfg: Config, paths: Paths) -> dict[str, str]:
+    """The data versions in DVC's own records: dvc.lock for a run of the workspace's pipeline,
+    else the raw file's `.dvc` file (a sweep job prepares its own splits; prepare has checked
+    that the raw file is the version DVC tracks)."""
     raw = cfg["data"]["raw_path"]
     tags = {"data.name": str(cfg["data"]["name"]), "data.raw.path": raw}
-    if found := lock_md5(raw, "deps") or tracked_md5(Path(raw)):
+    workspace = paths.root.resolve() == Path.cwd().resolve()
+    if found := (workspace and lock_md5(raw, "deps")) or tracked_md5(Path(raw)):
         tags["data.raw.md5"] = found
-    if found := lock_md5("data/processed"):
+    if workspace and (found := lock_md5("data/processed")):
         tags["data.processed.md5"] = found
     return tags
 
@@ -179,7 +182,9 @@ def log_run(
     _experiment(cfg)
     model_name, data_name = cfg["model"]["name"], cfg["data"]["name"]
     key = HEADLINE[cfg["data"].get("task", "classification")]
-    tags = _process_tags(kind) | git_tags(Path.cwd()) | data_tags(cfg) | {"model": model_name}
+    tags = (
+        _process_tags(kind) | git_tags(Path.cwd()) | data_tags(cfg, paths) | {"model": model_name}
+    )
     if paths.fit_summary.exists():  # the class trained: another one above large_data.max_rows
         tags["model.estimator"] = json.loads(paths.fit_summary.read_text())["estimator"]
     test_rows = pd.read_parquet(paths.split("test"))

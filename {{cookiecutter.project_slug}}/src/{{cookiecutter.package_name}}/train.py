@@ -1,6 +1,6 @@
 """Stage `train`: fit the model chosen by the `model` config group.
 
-`dvc exp run -S model=svm` or `-S model.C=0.5` picks and tunes it; see conf/model/.
+`dvc exp run -S model=svm` picks another; `-S model.C=0.5` tunes logreg's C; see conf/model/.
 Under `torchrun` every process trains its share and only rank 0 writes.
 """
 
@@ -61,7 +61,8 @@ def main() -> None:
     model = train(cfg, Paths())
     if os.environ.get("RANK", "0") == "0":  # torchrun: the other ranks only help train
         write_outputs(model, Paths(), time.perf_counter() - started, cfg["model"]["name"])
-        print(f"train: {cfg['model']['name']} saved to models/model.joblib")
+        fitted = type(model.named_steps["model"]).__name__  # e.g. Ridge for logreg on regression
+        print(f"train: {cfg['model']['name']} ({fitted}) saved to models/model.joblib")
 
 
 if __name__ == "__main__":
