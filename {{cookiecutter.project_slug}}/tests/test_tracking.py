@@ -50,6 +50,11 @@ def runs(uri: str) -> list:
     return list(found)
 
 
+def evaluate(project: dict, uri: str) -> None:
+    """The evaluate stage of the project, as `dvc repro` runs it, logging to `uri`."""
+    sh(project["root"], sys.executable, "-m", f"{PACKAGE}.evaluate", MLFLOW_TRACKING_URI=uri)
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> dict:
     """A copy of the session's tracked project (git, DVC, one `dvc repro` into its own store),
@@ -147,13 +152,7 @@ def test_the_run_holds_every_metric_the_reports_and_a_model_that_predicts(projec
 
 
 def test_evaluate_again_is_a_new_run_and_the_old_one_is_unchanged(project):
-    sh(
-        project["root"],
-        sys.executable,
-        "-m",
-        f"{PACKAGE}.evaluate",
-        MLFLOW_TRACKING_URI=project["uri"],
-    )
+    evaluate(project, project["uri"])
     [first] = [r for r in runs(project["uri"]) if r.info.run_id == project["run"].info.run_id]
     assert first.data.metrics == project["run"].data.metrics  # never overwritten
     [second] = [r for r in runs(project["uri"]) if r.info.run_id not in project["before"]]
@@ -174,13 +173,7 @@ def test_a_run_whose_process_was_killed_ends_killed(project):
     assert killed.returncode == -signal.SIGKILL
     doomed = [r for r in runs(project["uri"]) if r.info.run_name == "doomed"]
     assert doomed[0].info.status == "RUNNING"
-    sh(
-        project["root"],
-        sys.executable,
-        "-m",
-        f"{PACKAGE}.evaluate",
-        MLFLOW_TRACKING_URI=project["uri"],
-    )
+    evaluate(project, project["uri"])
     doomed = [r for r in runs(project["uri"]) if r.info.run_name == "doomed"]
     assert doomed[0].info.status == "KILLED"
 
@@ -241,7 +234,7 @@ def test_a_real_mlflow_server_on_localhost(project, tmp_path):
                     "mlflow server did not start"
                 )
                 time.sleep(0.5)
-        sh(project["root"], sys.executable, "-m", f"{PACKAGE}.evaluate", MLFLOW_TRACKING_URI=url)
+        evaluate(project, url)
         (run,) = runs(url)
         assert run.info.status == "FINISHED" and run.data.metrics["f1"] > 0.5
         assert any((tmp_path / "artifacts").rglob("MLmodel"))  # the server stored the model
