@@ -103,6 +103,13 @@ def test_your_aws_secret_key_is_refused_anywhere(guarded, path):
     assert f"AWS secret found in {path}" in output
 
 
+def test_someone_elses_aws_access_key_id_is_refused(guarded, tmp_path):
+    """A key id that is not in your ~/.aws (a teammate's, pasted from a chat) is caught too."""
+    env = {"HOME": str(tmp_path), "AWS_SECRET_ACCESS_KEY": ""}
+    code, output = commit(guarded, "src/upload.py", 'KEY = "AKIAQ3EGRIJY7EXAMPLE"\n', env=env)
+    assert code != 0 and "src/upload.py" in output
+
+
 def test_aws_credentials_file_keys_are_refused(guarded, tmp_path):
     credentials = tmp_path / "credentials"
     credentials.write_text(f"[default]\naws_secret_access_key = {AWS_SECRET}\n")
@@ -142,8 +149,8 @@ def test_large_files_are_refused_with_the_dvc_way_out(guarded):
 
 
 def test_hooks_are_local_and_run_the_projects_tools():
-    """No hook is fetched from git (offline), each runs a tool of the project's .venv, and
-    the guards are pre-commit-hooks' (not code of the project's own)."""
+    """No hook is fetched from git (offline), each runs a tool of the project's .venv (or is
+    a pre-commit regex), and the guards are pre-commit-hooks' (not the project's own code)."""
     import yaml
 
     config = yaml.safe_load(
@@ -152,6 +159,8 @@ def test_hooks_are_local_and_run_the_projects_tools():
     hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
     assert [repo["repo"] for repo in config["repos"]] == ["local"]
     for hook in hooks.values():
+        if hook["language"] == "pygrep":  # pre-commit's built-in regex search: no tool at all
+            continue
         assert hook["entry"].startswith("python3 scripts/venv_run.py "), hook["id"]
         assert hook["language"] == "system", hook["id"]
     assert "--maxkb=500" in hooks["check-added-large-files"]["entry"]
