@@ -34,7 +34,9 @@ SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 FOLDERS = {"test", "tests", "conf", "data", "docs", "models", "reports", "notebooks", "src"}
 # Names the generated .gitignore ignores wherever they are (tests/test_answers.py keeps this in
 # step with it): a package folder of such a name would never reach git.
-IGNORED = ("__pycache__", "*.egg-info", "mlruns", "mlartifacts", "outputs", "multirun")
+IGNORED = (
+    *("__pycache__", "*.egg-info", "mlruns", "mlartifacts", "outputs", "multirun", "dvc_plots"),
+)
 # Names Windows reserves for devices: a folder of that name cannot be created or cloned there.
 DEVICES = {f"{kind}{n}" for kind in ("com", "lpt") for n in range(10)}
 WINDOWS_DEVICES = {"con", "prn", "aux", "nul"} | DEVICES
@@ -74,8 +76,8 @@ DEPENDENCY_MODULES = frozenset(
     ptyprocess public pure_eval py pyarrow pyasn1 pyasn1_modules pycparser pydantic
     pydantic_core pydantic_settings pydevd_plugins pydot pygit2 pygments pygtrie pylab pyparsing
     pytest python_discovery pythoncom pythonwin pywin32_system32 pywintypes referencing requests
-    rich rpds ruamel ruff scipy scmrepo semver setuptools shellingham shortuuid shtab sklearn
-    skops slugify smmap sqlalchemy sqlparse sqltrie stack_data starlette sympy tabulate
+    rich rpds ruamel ruff scipy scmrepo semver setuptools shellingham shortuuid shtab six
+    sklearn skops slugify smmap sqlalchemy sqlparse sqltrie stack_data starlette sympy tabulate
     text_unidecode threadpoolctl tomlkit torch torchgen tornado tqdm traitlets triton typer
     typing_extensions typing_inspection tzdata tzlocal urllib3 uvicorn validate vine virtualenv
     voluptuous wcwidth werkzeug win32 win32api win32com win32comext win32con winerror yaml yarl

@@ -268,7 +268,7 @@ def test_pipeline_and_sweep_log_into_mlflow_on_postgresql(teammate_project, tmp_
     for run in trained:
         assert all(name in run["metrics"] for name in METRICS), (run["name"], run["metrics"])
         assert run["params"]["model.name"] in MODELS and len(run["params"]) > 10
-        assert run["tags"].get("git.commit") and run["tags"].get("data.raw.md5")
+        assert run["tags"].get("mlflow.source.git.commit") and run["tags"].get("data.raw.md5")
         assert "reports" in run["artifacts"], run["artifacts"]
         assert len(run["models"]) == 1 and "artifacts/MLmodel" in run["models"][0], run["name"]
     # The files went through the server to its own folder; nothing to a local store.
