@@ -237,33 +237,6 @@ def test_same_seed_gives_byte_identical_metrics(tmp_path, bundled_cfg, tiny_raw)
     assert outputs[0] == outputs[1]
 
 
-def test_own_binary_csv_with_one_data_config(tmp_path, cfg):
-    """An intern's own CSV: scikit-learn's bundled breast-cancer table, two classes."""
-    from sklearn.datasets import load_breast_cancer
-
-    bunch = load_breast_cancer(as_frame=True)
-    df = bunch.frame.rename(columns=lambda c: c.replace(" ", "_"))
-    df["diagnosis"] = np.where(df.pop("target") == 1, "benign", "malignant")
-    csv = tmp_path / "cancer.csv"
-    df.to_csv(csv, index=False)
-    data_cfg = {
-        "name": "breast_cancer",
-        "raw_path": str(csv),
-        "target": "diagnosis",
-        "numeric": ["mean_radius", "mean_texture", "mean_smoothness", "worst_area"],
-        "categorical": [],
-        "drop": [],
-        "split": {"test_size": 0.2, "val_size": 0.2},
-    }
-    metrics = run_pipeline({**cfg, "data": data_cfg}, Paths(tmp_path / "out"), with_eda=True)
-    assert metrics["roc_auc"] > 0.9 and metrics["baseline"]["roc_auc"] == 0.5
-    # The headline is about the rarer class (malignant), not whichever label sorts last.
-    per_class = json.loads((tmp_path / "out" / "reports" / "plots" / "per_class.json").read_text())
-    assert metrics["f1"] == pytest.approx(per_class["malignant"]["f1-score"], abs=1e-6)
-    assert metrics["baseline"]["f1"] == 0.0  # "always benign" never finds a malignant case
-    assert (tmp_path / "out" / "reports" / "eda" / "correlation.png").exists()
-
-
 def test_params_yaml_matches_conf(cfg):
     changed = differences(cfg, load_params(ROOT / "params.yaml"))
     assert not changed, f"params.yaml differs from conf/ at {changed}: run `make params`"
@@ -386,21 +359,6 @@ def test_regression_end_to_end_on_the_bundled_mass_config(tmp_path, tiny_raw, mo
     rows = pd.read_csv(tiny_raw, dtype=str, keep_default_na=False).head(5)
     predicted = predict(load_trusted(paths.model), rows, "body_mass_g")
     assert predicted["predicted_body_mass_g"].between(2000, 7000).all()
-
-
-def test_own_regression_csv(tmp_path, cfg):
-    """scikit-learn's bundled diabetes table: a number to predict from ten measurements."""
-    from sklearn.datasets import load_diabetes
-
-    df = load_diabetes(as_frame=True).frame
-    csv = tmp_path / "diabetes.csv"
-    df.to_csv(csv, index=False)
-    features = [c for c in df.columns if c != "target"]
-    data_cfg = {"name": "diabetes", "raw_path": str(csv), "target": "target"}
-    data_cfg |= {"task": "regression", "numeric": features, "categorical": [], "drop": []}
-    data_cfg |= {"split": {"test_size": 0.2, "val_size": 0.2}}
-    metrics = run_pipeline({**cfg, "data": data_cfg}, Paths(tmp_path / "out"))
-    assert 0.2 < metrics["r2"] < 0.8 and metrics["r2"] > metrics["baseline"]["r2"] + 0.2
 
 
 @pytest.mark.parametrize(

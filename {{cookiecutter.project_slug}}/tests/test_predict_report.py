@@ -117,9 +117,9 @@ def test_report_fills_the_docs_keeps_findings_and_registers_the_champion(tracked
         assert str(project) not in doc and "sqlite" not in doc
     from mlflow import MlflowClient
 
-    champion = MlflowClient(tracked["uri"]).get_model_version_by_alias(
-        load_params()["tracking"]["registered_model"], "champion"
-    )
+    params = load_params()  # one registered model per dataset: <registered_model>-<data name>
+    name = f"{params['tracking']['registered_model']}-{params['data']['name']}"
+    champion = MlflowClient(tracked["uri"]).get_model_version_by_alias(name, "champion")
     assert champion.run_id == run_id
     new_rows(project, tmp_path / "new.csv")  # predict without --run uses the champion
     predict.main([str(tmp_path / "new.csv"), "--output", str(tmp_path / "champion.csv")])
@@ -162,3 +162,22 @@ def test_compare_ranks_regression_errors_smallest_first(tracked):
     header = compare.format_table(runs, "r2").splitlines()[0].replace("|", " ").split()
     assert header[3:] == ["mae", "rmse", "r2", "lift.r2", "gap.r2"]
     assert compare.latest_runs("f1", experiment="compare-regression") == []
+
+
+def test_runs_of_each_dataset_are_compared_apart(tracked, capsys):
+    """Each dataset has its experiment: the active one's runs by default, DATA= for another."""
+    params = load_params()
+    active, other = params["data"]["name"], "penguins_mass"
+    assert active != other
+    prefix = params["tracking"]["experiment"]
+    finished_runs(tracked["uri"], f"{prefix} / {other}", {"other-run": {"r2": 0.5, "mae": 1.0}})
+    assert "other-run" not in [r.info.run_name for r in compare.latest_runs("r2")]
+    assert [r.info.run_name for r in compare.latest_runs("r2", data=other)] == ["other-run"]
+    compare.main(["--data", other])
+    out = capsys.readouterr().out
+    assert f"Runs on data {other!r}" in out and "Sorted by test r2" in out  # its task's metric
+    assert "other-run" in out and tracked["run_id"][:8] not in out
+    with pytest.raises(
+        PipelineError, match=r"DATA=nope: there is no conf/data/nope.yaml \(known: "
+    ):
+        compare.main(["--data", "nope"])

@@ -43,7 +43,10 @@ def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
         else:
             # Text first: numbers are checked against the config in clean_rows.
             missing = list(data_cfg.get("missing_values", [""]))
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=missing)
+            df = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_values=missing,
+                sep=data_cfg.get("sep", ","), encoding=data_cfg.get("encoding", "utf-8"),
+            )  # fmt: skip
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path} is empty: expected a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:

@@ -37,6 +37,7 @@ SWITCH = f"{PACKAGE.upper()}_TRACKING"
 NOT_DIRTY = ("dvc.lock", "params.yaml", "reports/", "docs/", "notebooks/", "dvc_plots/")
 NOT_DIRTY_ENDS = (".md", ".gitignore")  # notes, and the .gitignore files DVC writes
 NAME = re.compile(r"^[\w.\- :/]+$")  # what MLflow accepts in a param or metric name
+KIND = "mlflow.experimentKind"  # without it, MLflow 3's UI opens on its (empty) GenAI traces
 
 
 def enabled(cfg: Config) -> bool:
@@ -50,8 +51,15 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
 
 
-def experiment_name(cfg: Config) -> str:
-    return str(cfg["tracking"]["experiment"])
+def experiment_name(cfg: Config, data: str | None = None) -> str:
+    """One experiment per dataset (`data`, else the active one): runs on different tables are
+    never ranked together, and the UI lists each table's runs on its own page."""
+    return f"{cfg['tracking']['experiment']} / {data or cfg['data']['name']}"
+
+
+def registered_model(cfg: Config, data: str | None = None) -> str:
+    """The registry name of a dataset's models (its `champion` alias is the best run's)."""
+    return f"{cfg['tracking']['registered_model']}-{data or cfg['data']['name']}"
 
 
 def client():
@@ -150,6 +158,8 @@ def _experiment(cfg: Config):
                     raise sqlite3.DatabaseError(check)
         mlflow.set_tracking_uri(uri)
         experiment = mlflow.set_experiment(experiment_name(cfg))
+        if KIND not in experiment.tags:  # the UI opens such an experiment on its runs table
+            client().set_experiment_tag(experiment.experiment_id, KIND, "custom_model_development")
         end_orphaned_runs(client(), experiment.experiment_id)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy, HTTP and MLflow errors alike
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -8,21 +8,34 @@ import argparse
 from collections.abc import Sequence
 
 from .. import tracking
-from ..config import load_params
+from ..config import CONF_DIR, Config, compose, load_params
 from ..errors import PipelineError, run_cli
 from ..metrics import HEADLINE, LOWER_IS_BETTER, METRICS, REGRESSION_METRICS
 from ..prepare import task_of
 
 
-def headline() -> str:
-    """What tables rank by unless told: F1, or R² when the active data config is a regression."""
-    return HEADLINE[task_of(load_params()["data"])]
+def data_config(data: str | None = None) -> Config:
+    """The data config named `data` (a file of conf/data/), else the active one."""
+    params = load_params()
+    if data in (None, params["data"]["name"]):
+        return params["data"]
+    if not (CONF_DIR / "data" / f"{data}.yaml").exists():
+        known = ", ".join(sorted(p.stem for p in (CONF_DIR / "data").glob("*.yaml")))
+        raise PipelineError(f"DATA={data}: there is no conf/data/{data}.yaml (known: {known})")
+    return compose([f"data={data}"])["data"]
 
 
-def latest_runs(metric: str, limit: int = 20, experiment: str | None = None) -> list:
-    """Finished runs evaluated on test `metric` (the runs of its task), newest first."""
+def headline(data: str | None = None) -> str:
+    """What tables rank by unless told: F1, or R² when the data config is a regression."""
+    return HEADLINE[task_of(data_config(data))]
+
+
+def latest_runs(
+    metric: str, limit: int = 20, experiment: str | None = None, data: str | None = None
+) -> list:
+    """Finished runs of one dataset's experiment evaluated on test `metric`, newest first."""
     client = tracking.client()
-    name = experiment or tracking.experiment_name(load_params())
+    name = experiment or tracking.experiment_name(load_params(), data)
     if (found := client.get_experiment_by_name(name)) is None:
         return []
     # MLflow's filters have no "has metric": a comparison that every value passes
@@ -98,10 +111,14 @@ def resolve_run_id(prefix: str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metric", choices=METRICS + REGRESSION_METRICS, help="default: f1 or r2")
+    parser.add_argument("--data", help="the runs of this data config (default: the active one)")
     args = parser.parse_args(argv)
-    metric = args.metric or headline()
+    metric = args.metric or headline(args.data)
+    data = args.data or load_params()["data"]["name"]
+    experiment = tracking.experiment_name(load_params(), data)
+    print(f"Runs on data {data!r} (MLflow experiment {experiment!r})")
     try:
-        runs = ranked(latest_runs(metric), metric)  # the newest 20
+        runs = ranked(latest_runs(metric, data=data), metric)  # the newest 20
     except Exception as exc:  # noqa: BLE001 - a broken or unreachable store: one line
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise PipelineError(f"cannot read runs from {tracking.tracking_uri()}: {reason}") from None

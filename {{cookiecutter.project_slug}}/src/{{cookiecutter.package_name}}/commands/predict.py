@@ -30,7 +30,7 @@ def load(run: str | None, workspace: bool):
     if run:
         uri, hint = f"runs:/{resolve_run_id(run)}/model", "did that run log a model?"
     else:
-        uri = f"models:/{load_params()['tracking']['registered_model']}@champion"
+        uri = f"models:/{tracking.registered_model(load_params())}@champion"  # of the active data
         hint = "run `make report` to choose the champion, or pass RUN=<run id>"
     try:
         return mlflow.sklearn.load_model(uri), uri
@@ -38,11 +38,16 @@ def load(run: str | None, workspace: bool):
         raise PipelineError(f"no model at {uri} ({str(exc).splitlines()[0]}): {hint}") from None
 
 
-def read_rows(source: Path) -> pd.DataFrame:
+def read_rows(source: Path, data_cfg: dict) -> pd.DataFrame:
     """The file as text, as the training data were read: the model's cleaning parses it."""
+    text = {"sep": data_cfg.get("sep", ","), "encoding": data_cfg.get("encoding", "utf-8")}
     try:
         parquet = source.suffix == ".parquet"
-        df = pd.read_parquet(source) if parquet else pd.read_csv(source, dtype=str, na_filter=False)
+        df = (
+            pd.read_parquet(source)
+            if parquet
+            else pd.read_csv(source, dtype=str, na_filter=False, **text)
+        )
     except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{source} is not a readable table: {exc}") from None
     if df.empty:
@@ -60,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     model, source = load(args.run, args.workspace)
     data_cfg = model.named_steps["clean"].kw_args["data_cfg"]  # the training's, inside the model
-    rows = read_rows(args.input)
+    rows = read_rows(args.input, data_cfg)
     # Columns the model's data config does not mention: a typo, or another dataset.
     rename = data_cfg.get("rename") or {}
     known = {*feature_columns(data_cfg), data_cfg["target"], *(data_cfg.get("drop") or [])}

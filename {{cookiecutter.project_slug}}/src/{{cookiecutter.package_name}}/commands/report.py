@@ -169,17 +169,21 @@ def write(path: Path, blocks: Mapping[str, str]) -> None:
         print(f"report: {path} has no auto block(s) {', '.join(missing)}: restore the markers")
 
 
-def report(metric: str | None = None, limit: int = 50) -> dict:
-    metric = metric or compare.headline()
-    runs = compare.ranked(compare.latest_runs(metric, limit), metric)
+def report(metric: str | None = None, limit: int = 50, data: str | None = None) -> dict:
+    """The docs and the champion of one dataset (`data`, else the active one)."""
+    metric = metric or compare.headline(data)
+    runs = compare.ranked(compare.latest_runs(metric, limit, data=data), metric)
     if not runs:
-        raise PipelineError("no finished, evaluated runs to report: run `dvc repro` first")
+        raise PipelineError(
+            f"no finished, evaluated runs on data {data or load_params()['data']['name']!r} "
+            "to report: run `dvc repro` (or `make sweep`) first"
+        )
     mlflow_client = tracking.client()
     # The card describes the best run that logged a model (tracking.log_model can be off).
     card = next((run for run in runs if run.outputs.model_outputs), runs[0])
     champion, moved = "none (no run logged a model: `tracking.log_model` is off)", False
     if card.outputs.model_outputs:
-        name = load_params()["tracking"]["registered_model"]
+        name = tracking.registered_model(load_params(), data)
         version, moved = register(mlflow_client, name, card)
         champion = f"`{name}` version {version}, alias `champion` (`models:/{name}@champion`)"
     reports = fetch_reports(mlflow_client, card)  # figures, per-class and cleaning reports
@@ -191,8 +195,9 @@ def report(metric: str | None = None, limit: int = 50) -> dict:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metric", choices=METRICS + REGRESSION_METRICS, help="default: f1 or r2")
+    parser.add_argument("--data", help="the runs of this data config (default: the active one)")
     args = parser.parse_args(argv)
-    result = report(args.metric)
+    result = report(args.metric, data=args.data)
     print(f"report: wrote {LOG} and {CARD}; best run {result['best'].info.run_name}")
     print(f"report: champion {'moved to' if result['moved'] else 'is'} {result['champion']}")
 

@@ -99,8 +99,9 @@ def main() -> None:
             return  # `--help`, `--cfg job` and the like: nothing ran
         parent, mlflow_client = os.environ[PARENT_RUN], tracking.client()
         found = mlflow_client.get_run(parent)
-        jobs = f"tags.mlflow.parentRunId = '{parent}'"  # the child runs
-        runs = mlflow_client.search_runs([found.info.experiment_id], jobs, max_results=5000)
+        jobs = f"tags.mlflow.parentRunId = '{parent}'"  # the child runs, in each dataset's
+        everywhere = [e.experiment_id for e in mlflow_client.search_experiments()]  # experiment
+        runs = mlflow_client.search_runs(everywhere, jobs, max_results=5000)
         metric, tags = found.data.tags["sweep.metric"], found.data.tags
         print(compare.format_table(compare.ranked(runs, metric), metric))
         failed = [tags[k] for k in sorted(tags) if k.startswith(FAILED)]
