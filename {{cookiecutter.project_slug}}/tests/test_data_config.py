@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from {{ cookiecutter.package_name }}.commands.data_config import write_data_config
+from {{ cookiecutter.package_name }}.commands.data_config import (
+    write_data_config,
+)
 from {{ cookiecutter.package_name }}.config import Paths
 from {{ cookiecutter.package_name }}.errors import PipelineError
 from {{ cookiecutter.package_name }}.pipeline import run_pipeline

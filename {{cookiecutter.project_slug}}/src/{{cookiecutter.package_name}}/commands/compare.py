@@ -92,6 +92,15 @@ def format_table(runs: Sequence, metric: str) -> str:
     return f"{markdown_table(rows)}\n\n{legend}"
 
 
+def ranking(runs: Sequence, metric: str) -> str:
+    """The table of runs ranked best first, and how to re-run the best one."""
+    if not runs:
+        return format_table(runs, metric)
+    best = runs[0].info
+    rerun = f"best: {best.run_name}; re-run it with: make reproduce RUN={best.run_id[:8]}"
+    return f"{format_table(runs, metric)}\n{rerun}"
+
+
 def resolve_run_id(prefix: str) -> str:
     """The full id of the one run whose id starts with `prefix` (6 characters or more)."""
     prefix, mlflow_client = prefix.strip().lower(), tracking.client()
@@ -122,10 +131,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - a broken or unreachable store: one line
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise PipelineError(f"cannot read runs from {tracking.tracking_uri()}: {reason}") from None
-    print(format_table(runs, metric))
-    if runs:
-        best = runs[0].info
-        print(f"best: {best.run_name}; re-run it with: make reproduce RUN={best.run_id[:8]}")
+    print(ranking(runs, metric))
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def main() -> None:
         everywhere = [e.experiment_id for e in mlflow_client.search_experiments()]  # experiment
         runs = mlflow_client.search_runs(everywhere, jobs, max_results=5000)
         metric, tags = found.data.tags["sweep.metric"], found.data.tags
-        print(compare.format_table(compare.ranked(runs, metric), metric))
+        print(compare.ranking(compare.ranked(runs, metric), metric))
         failed = [tags[k] for k in sorted(tags) if k.startswith(FAILED)]
         print(f"sweep: parent run {parent}, {len(runs)} child run(s), {len(failed)} failed job(s)")
         if failed:
