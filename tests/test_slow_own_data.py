@@ -9,6 +9,9 @@ every model, `make sweep`, `make compare` and `make report` (scoped to this data
 on the penguins stays in its own experiment), `make predict`, `make reproduce`, `make ui`.
 
 Its own project (not the shared `baked_project`), so that it runs beside the shared tests.
+This is where the project's own `make test` runs in the template's suite: its tests of the
+bundled task (named by their data config) run on the penguins whatever data is active, and
+the others on the diabetes table, so one run covers both.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Slow tier: bake the defaults, `make setup`, then the project's own tests and pipeline.
+"""Slow tier: bake the defaults, `make setup`, then the project's pipeline.
 
 The baked and set-up project is the session fixture `baked_project` (conftest.py),
-shared with every other slow test, so the install happens once per session.
+shared with every other slow test, so the install happens once per session. The project's
+own `make test` runs in tests/test_slow_own_data.py, on a project switched to another table:
+its tests of the bundled task run there too, and it takes minutes, so it runs once.
 """
 
 from __future__ import annotations
@@ -108,10 +110,6 @@ def test_setup_finishes_what_a_bake_without_dvc_skipped(baked_project, cookiecut
     status = project.venv("dvc", "status", "--json", f"{RAW}.dvc")
     assert json.loads(status.stdout) == {}
     assert (path / ".git" / "hooks" / "pre-commit").is_file()
-
-
-def test_the_project_own_test_suite_passes(baked_project):
-    baked_project.make("test", timeout=1200)
 
 
 def test_pipeline_reports_every_metric(reproduced_project):

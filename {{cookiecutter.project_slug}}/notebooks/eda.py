@@ -1,8 +1,9 @@
 # %% [markdown]
-# # Exploring the raw penguins table
+# # Exploring the raw table
 #
-# A first look at `data/raw/penguins-raw.csv` (see `docs/dataset_card.md`), *before* and
-# after cleaning. Every step calls the project's own functions (`prepare.load_raw`,
+# A first look at the raw table of the active data config (`data.raw_path`: the bundled
+# penguins, see `docs/dataset_card.md`, until you choose your own), *before* and after
+# cleaning. Every step calls the project's own functions (`prepare.load_raw`,
 # `prepare.clean`, `prepare.split`, the plots of `eda`), so what you see is what `dvc repro`
 # does; nothing here is a copy of pipeline code. Found something worth changing? Change
 # `conf/` or `src/`, not this notebook, and note the finding in `docs/`.
@@ -20,7 +21,6 @@ from IPython.display import Image, Markdown, display
 
 from {{ cookiecutter.package_name }} import eda
 from {{ cookiecutter.package_name }}.config import load_params
-from {{ cookiecutter.package_name }}.plots import pyplot
 from {{ cookiecutter.package_name }}.prepare import (
     clean,
     load_raw,
@@ -46,8 +46,8 @@ print(f"{len(raw)} rows, {raw.shape[1]} columns")
 raw.head()
 
 # %% [markdown]
-# Missing values per column. The measurements are missing for two birds; sex and the blood
-# isotopes (delta 15N, delta 13C) for more; `comments` is mostly empty free text.
+# Missing values per column. In the penguin table the measurements are missing for two birds;
+# sex and the blood isotopes (delta 15N, delta 13C) for more; `comments` is mostly empty.
 
 # %%
 raw.isna().sum().loc[lambda counts: counts > 0].sort_values(ascending=False)
@@ -61,14 +61,14 @@ raw.isna().sum().loc[lambda counts: counts > 0].sort_values(ascending=False)
 raw[target].value_counts()
 
 # %% [markdown]
-# Row order leaks labels: the penguin file is sorted by species and `sample_number` restarts
-# at 1 within each species. That is why identifiers are in `data.drop`, and why the split is
-# shuffled and stratified.
+# Row order can leak labels: in a file sorted by class, row numbers and identifiers predict
+# it (the penguin file is sorted by species, and `sample_number` restarts at 1 within each).
+# That is why identifiers are in `data.drop`, and why the split is shuffled. The rows each
+# target value spans:
 
 # %%
-raw.assign(row=range(len(raw)), sample_number=raw["sample_number"].astype(int)).groupby(
-    "species", sort=False
-)[["row", "sample_number"]].agg(["min", "max"])
+rows = raw.assign(row=range(len(raw)))
+rows.groupby(target, sort=False)["row"].agg(["min", "max", "count"]).head(20)
 
 # %% [markdown]
 # ## Cleaning
@@ -92,25 +92,15 @@ train = splits["train"]
 print({name: len(part) for name, part in splits.items()})
 
 # %% [markdown]
-# The plots of the `eda` stage, drawn from this split (into `.scratch/`, which git ignores;
-# the pipeline writes its own copies to `reports/eda/`).
+# The `eda` stage itself, run on this split (into `.scratch/`, which git ignores; the
+# pipeline writes its own copies to `reports/eda/`): its plots and summary.
 
 # %%
-plt = pyplot()
 out = ROOT / ".scratch" / "notebook_eda"
-numeric = list(data_cfg["numeric"])
-figures = [
-    eda.target_plot(train, target, out, plt, regression=False),
-    eda.histograms(train, numeric, out, plt),
-    eda.box_plots(train, numeric, target, out, plt),
-    eda.correlation_heatmap(train, numeric, out, plt),
-]
-plt.close("all")
-for path in figures:
-    display(Image(filename=str(path)))
-
-# %%
-display(Markdown(eda.summary_markdown(train, data_cfg)))
+out.mkdir(parents=True, exist_ok=True)
+train.to_parquet(out / "train.parquet")
+for path in eda.eda(data_cfg, out / "train.parquet", out, seed=cfg["seed"]):
+    display(Image(filename=str(path)) if path.suffix == ".png" else Markdown(path.read_text()))
 
 # %% [markdown]
 # ## What next

@@ -4,16 +4,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tracking_helpers import BUNDLED_TASK, tracked_project
 
 from {{ cookiecutter.package_name }}.config import compose
 
 ROOT = Path(__file__).resolve().parent.parent
 RAW = ROOT / "data" / "raw" / "penguins-raw.csv"
-
-
-# Tests about the bundled penguin table name its data configs, so they keep working (and
-# the suite stays green) when conf/config.yaml selects your own data.
-BUNDLED_TASK = "penguins_island"  # the bundled default task (conf/data/penguins_island.yaml)
 
 
 @pytest.fixture(scope="session")
@@ -50,8 +46,6 @@ def tiny_raw(tmp_path_factory) -> Path:
 def tracked(monkeypatch) -> dict:
     """A project after `dvc repro` (made once per session; see tracking_helpers), as the
     working directory, with its MLflow store: {"project", "uri", "run_id"}."""
-    from tracking_helpers import tracked_project
-
     found = tracked_project()
     monkeypatch.chdir(found["project"])
     monkeypatch.setenv("MLFLOW_TRACKING_URI", found["uri"])

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from tracking_helpers import BUNDLED_TASK
 
 from {{ cookiecutter.package_name }}.config import (
     Paths,
@@ -32,7 +33,6 @@ from {{ cookiecutter.package_name }}.prepare import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_TASK = "penguins_island"  # as conftest.py
 
 
 def messy_frame() -> pd.DataFrame:
@@ -324,6 +324,8 @@ def test_big_data_switches_the_svm_skips_cv_and_samples(tmp_path, cfg, capsys):
         "categorical": [],
         "drop": [],
         "synonyms": {},
+        "sep": ",",
+        "task": "classification",
     }
     run_cfg = compose(["model=svm", "model.large_data.max_rows=500"], conf_dir=ROOT / "conf")
     run_cfg["data"] = data_cfg

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from tracking_helpers import BUNDLED_TASK
 
 from {{ cookiecutter.package_name }} import tracking
 from {{ cookiecutter.package_name }}.config import (
@@ -71,10 +72,10 @@ def project(tmp_path_factory) -> dict:
 
 
 def test_params_are_the_chosen_config_only():
-    params = tracking.run_params(compose(["model=svm"], conf_dir=ROOT / "conf"))
+    params = tracking.run_params(compose(["model=svm", "data=penguins"], conf_dir=ROOT / "conf"))
     assert params["model.estimator.C"] == "1.0" and params["model.name"] == "svm"
     assert not any(k.startswith(("trainer", "tracking")) for k in params)  # not what svm used
-    mlp = tracking.run_params(compose(["model=mlp"], conf_dir=ROOT / "conf"))
+    mlp = tracking.run_params(compose(["model=mlp", "data=penguins"], conf_dir=ROOT / "conf"))
     assert mlp["model.trainer.lr"] and json.loads(mlp["model.hidden_sizes"])
     # Maps whose keys MLflow refuses (raw headers with parentheses) travel as one JSON value.
     assert "Body Mass (g)" in json.loads(params["data.rename"])
@@ -190,7 +191,8 @@ def test_untracked_stages_never_import_mlflow(project):
 
 def test_mlp_run_has_per_epoch_curves(tmp_path, monkeypatch):
     cfg = compose(
-        ["model=mlp", "trainer.max_epochs=4", "evaluate.cv_folds=0"], conf_dir=ROOT / "conf"
+        ["model=mlp", f"data={BUNDLED_TASK}", "trainer.max_epochs=4", "evaluate.cv_folds=0"],
+        conf_dir=ROOT / "conf",
     )
     cfg["trainer"]["checkpoint_dir"] = cfg["model"]["trainer"]["checkpoint_dir"] = None
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -11,29 +11,32 @@ import pandas as pd
 
 from .config import Config, Paths, load_params
 from .errors import run_cli
-from .plots import pyplot, save
+from .plots import pyplot, save, wrap
 from .prepare import task_of
 
 MAX_ROWS = 100_000  # plots and summaries on a seeded sample above this: seconds at any size
-MAX_HEATMAP = 30  # columns in the correlation heatmap
+MAX_PLOTTED = 30  # numeric columns drawn (the first ones): more would be too small to read
 
 
 def target_plot(df: pd.DataFrame, target: str, out: Path, plt, regression: bool) -> Path:
     """How the target is spread: rows per class (the balance), or a histogram of the number."""
-    fig, ax = plt.subplots(figsize=(5, 3))
     if regression:
+        fig, ax = plt.subplots(figsize=(5, 3))
         ax.hist(df[target].dropna(), bins=30, color="tab:blue", alpha=0.8)
         ax.set(title=f"Target ({target})", xlabel=target, ylabel="rows")
-    else:
-        df[target].value_counts().sort_index().plot.bar(ax=ax, color="tab:blue")
-        ax.set(title=f"Class balance ({target})", xlabel="", ylabel="rows")
+    else:  # horizontal bars: long class names stay readable
+        counts = df[target].value_counts().sort_index(ascending=False)
+        fig, ax = plt.subplots(figsize=(6, 1.2 + 0.45 * len(counts)))
+        ax.barh(wrap(counts.index, 24), counts.to_numpy(), color="tab:blue")
+        ax.set(title=f"Class balance ({target})", xlabel="rows")
     return save(fig, out / "target.png")
 
 
 def panels(columns: list[str], draw, out: Path, plt) -> Path:
     """One small plot per column, three to a row; `draw(ax, column)` fills each."""
+    columns = columns[:MAX_PLOTTED]
     rows = -(-len(columns) // 3)
-    fig, axes = plt.subplots(rows, 3, figsize=(12, 3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, 3, figsize=(12, 3.5 * rows), squeeze=False)
     for ax, col in zip(axes.flat, columns, strict=False):
         draw(ax, col)
     for ax in axes.flat[len(columns) :]:
@@ -53,7 +56,8 @@ def box_plots(df: pd.DataFrame, numeric: list[str], target: str, out: Path, plt)
     classes = sorted(df[target].unique())
 
     def draw(ax, col):
-        ax.boxplot([df.loc[df[target] == c, col].dropna() for c in classes], tick_labels=classes)
+        groups = [df.loc[df[target] == c, col].dropna() for c in classes]
+        ax.boxplot(groups, tick_labels=wrap(classes))
         ax.tick_params(axis="x", labelrotation=30)  # long class names stay readable
         ax.set_title(f"{col} by {target}")
 
@@ -61,9 +65,13 @@ def box_plots(df: pd.DataFrame, numeric: list[str], target: str, out: Path, plt)
 
 
 def correlation_heatmap(df: pd.DataFrame, numeric: list[str], out: Path, plt) -> Path:
-    numeric = numeric[:MAX_HEATMAP]  # beyond that the cells are too small to read
+    shown = (
+        f": the first {MAX_PLOTTED} of {len(numeric)} columns" if len(numeric) > MAX_PLOTTED else ""
+    )
+    numeric = numeric[:MAX_PLOTTED]
     corr = df[numeric].corr()
-    fig, ax = plt.subplots(figsize=(1 + 0.8 * len(numeric), 0.8 * len(numeric)))
+    side = max(4.0, 0.5 * len(numeric)) + 0.07 * max(len(c) for c in numeric)
+    fig, ax = plt.subplots(figsize=(side + 1, side))
     image = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1)
     ax.set_xticks(range(len(numeric)), numeric, rotation=45, ha="right")
     ax.set_yticks(range(len(numeric)), numeric)
@@ -72,7 +80,7 @@ def correlation_heatmap(df: pd.DataFrame, numeric: list[str], out: Path, plt) ->
         for (i, j), value in np.ndenumerate(corr.to_numpy()):
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
     fig.colorbar(image, ax=ax)
-    ax.set_title("Correlation (Pearson)")
+    ax.set_title(f"Correlation (Pearson){shown}")
     return save(fig, out / "correlation.png")
 
 
@@ -109,7 +117,8 @@ def summary_markdown(df: pd.DataFrame, data_cfg: Config) -> str:
         df[numeric].describe().round(2).to_string(),
         "```",
         "",
-        "Plots: `target.png`, `histograms.png`, `box_plots.png`, `correlation.png`.",
+        "Plots: `target.png`, `histograms.png`, `box_plots.png`, `correlation.png`"
+        + (f" (the first {MAX_PLOTTED} numeric columns)." if len(numeric) > MAX_PLOTTED else "."),
         "",
     ]
     return "\n".join(lines)

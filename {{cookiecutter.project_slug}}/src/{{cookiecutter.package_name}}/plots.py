@@ -2,6 +2,7 @@
 
 import re
 import shutil
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,11 @@ def pyplot():
         }
     )
     return plt
+
+
+def wrap(labels, width: int = 16) -> list[str]:
+    """Long class or column names on several short lines, so that labels never overlap."""
+    return [textwrap.fill(str(label), width) for label in labels]
 
 
 def save(fig, path: Path) -> Path:
@@ -64,10 +70,12 @@ def classification_figures(y_true, proba, classes: list[str], out: Path) -> None
     from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
     plt = pyplot()
-    size = max(4.5, 0.6 * len(classes) + 2)
-    fig, ax = plt.subplots(figsize=(size, size - 0.5))
+    labels = wrap(classes)
+    longest = max(len(line) for label in labels for line in label.splitlines())
+    size = max(4.5, 0.6 * len(classes) + 2) + 0.08 * longest
+    fig, ax = plt.subplots(figsize=(size, size))
     ConfusionMatrixDisplay.from_predictions(
-        y_true, proba.argmax(1), display_labels=classes, ax=ax, colorbar=False, xticks_rotation=45
+        y_true, proba.argmax(1), display_labels=labels, ax=ax, colorbar=False, xticks_rotation=45
     )
     ax.grid(False)
     save(fig, out / "confusion_matrix.png")
@@ -101,7 +109,7 @@ def regression_figures(y_true, predicted, out: Path) -> None:
 def importance_figure(importance, score: str, out: Path) -> Path:
     plt = pyplot()
     top = importance.head(20).iloc[::-1]  # the strongest at the top
-    fig, ax = plt.subplots(figsize=(6, 1 + 0.3 * len(top)))
-    ax.barh(top["feature"], top["importance"], xerr=top["std"], color="tab:blue")
+    fig, ax = plt.subplots(figsize=(6, 1.5 + 0.3 * len(top)))
+    ax.barh(wrap(top["feature"], 30), top["importance"], xerr=top["std"], color="tab:blue")
     ax.set(title="Permutation importance (test split)", xlabel=f"drop in {score} when shuffled")
     return save(fig, out / "importance.png")
