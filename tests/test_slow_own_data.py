@@ -136,7 +136,8 @@ def test_ui_opens_on_the_datasets_runs_table(own):
         )
         store = {"MLFLOW_TRACKING_URI": f"sqlite:///{own.path / 'mlflow.db'}"}
         experiment = own.run(own.python, "-c", find, env=store).stdout.strip()
-        assert url == f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs", first
+        runs_table = f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs"
+        assert url == f"{runs_table}?orderByKey=metrics.%60r2%60&orderByAsc=false", first
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:

@@ -17,16 +17,20 @@ from pathlib import Path
 from .. import tracking
 from ..config import load_params
 from ..errors import run_cli
+from ..metrics import LOWER_IS_BETTER
+from .compare import headline
 
 
 def runs_page(port: int, data: str | None = None) -> str:
-    """The address of the dataset's runs table; the experiments list when it has no runs yet."""
+    """The address of the dataset's runs table, best first as `make compare` ranks them; the
+    experiments list while it has no runs."""
     name = tracking.experiment_name(load_params(), data)
-    found = tracking.client().get_experiment_by_name(name)
-    page = f"#/experiments/{found.experiment_id}/runs" if found else ""
-    if not found:
+    if (found := tracking.client().get_experiment_by_name(name)) is None:
         print(f"ui: no runs in {name!r} yet (run `make repro`): showing every experiment")
-    return f"http://127.0.0.1:{port}/{page}"
+        return f"http://127.0.0.1:{port}/"
+    metric = headline(data)
+    order = f"orderByKey=metrics.%60{metric}%60&orderByAsc={str(metric in LOWER_IS_BETTER).lower()}"
+    return f"http://127.0.0.1:{port}/#/experiments/{found.experiment_id}/runs?{order}"
 
 
 def has_desktop() -> bool:
