@@ -2,15 +2,14 @@
 
 A teammate clones the repository, pulls the data from a DVC remote (a local
 folder here) and reproduces the same numbers bit for bit; `dvc exp run -S`
-composes variations from conf/ and re-runs only the stages they touch; queued
-sweeps run. All of it happens in the teammate's clone, so the shared
-`reproduced_project` is left as it was (but for a remote in .dvc/config.local).
+composes variations from conf/ and re-runs only the stages they touch (the queue runs in
+tests/test_readme_commands.py's "Run a sweep"). All of it happens in the teammate's clone,
+so the shared `reproduced_project` is left as it was (but for a remote in .dvc/config.local).
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -129,33 +128,3 @@ def test_model_parameter_override_reaches_the_run(reproduced_project, teammate):
     assert stages_run(run.stdout) == {"train", "evaluate"}, run.stdout
     models = [e["model"] for e in experiments(reproduced_project, teammate)]
     assert any(m["name"] == "logreg" and m["C"] == 0.05 for m in models), models
-
-
-def test_queued_sweep_runs_every_variation(reproduced_project, teammate):
-    run = reproduced_project.venv
-    before = len(experiments(reproduced_project, teammate))
-    queued = run(
-        "dvc",
-        "exp",
-        "run",
-        "--queue",
-        "-S",
-        "model=svm,random_forest",
-        "-S",
-        "seed=7",
-        cwd=teammate,
-    )
-    assert (queued.stdout + queued.stderr).count("Queued experiment") == 2, queued.stdout
-    run("dvc", "queue", "start", "--jobs", "2", cwd=teammate)
-    deadline = time.monotonic() + 300
-    while (
-        "Queued" in (status := run("dvc", "queue", "status", cwd=teammate).stdout)
-        or "Running" in status
-    ):
-        assert time.monotonic() < deadline, f"queue still busy after 5 minutes:\n{status}"
-        time.sleep(2)
-    assert "Failed" not in status, status
-    done = experiments(reproduced_project, teammate)
-    assert len(done) == before + 2
-    swept = [e for e in done if e["model"]["name"] in ("svm", "random_forest")]
-    assert all(set(e["metrics"]) >= {"accuracy", "f1", "roc_auc"} for e in swept[-2:])
