@@ -72,11 +72,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.kernel_approximation import Nystroem
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.svm import SVC, LinearSVC
+from sklearn.svm import SVC
 
 csv, model, package, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 df = pd.read_csv(csv)
@@ -101,11 +101,13 @@ elif model == "svm" and len(x_train) <= 20000:  # conf/model/svm.yaml: the exact
     estimator = CalibratedClassifierCV(SVC(C=1.0, kernel="rbf", gamma="scale", random_state=seed),
         ensemble=False)
 elif model == "svm":  # its large_data version, above 20,000 training rows
-    estimator = make_pipeline(Nystroem(n_components=300, random_state=seed), CalibratedClassifierCV(
-        LinearSVC(C=1.0, random_state=seed), ensemble=False))
+    estimator = make_pipeline(Nystroem(n_components=100, random_state=seed), SGDClassifier(
+        loss="modified_huber", alpha=0.0001, random_state=seed))
 else:  # the project's PyTorch MLP: no scikit-learn estimator trains the same network
     MLPClassifier = __import__(f"{package}.models.mlp", fromlist=["MLPClassifier"]).MLPClassifier
     trainer = yaml.safe_load(open("conf/trainer/default.yaml"))
+    if len(x_train) > 100000:  # conf/model/mlp.yaml's large_data
+        trainer["batch_size"] = 1024
     estimator = MLPClassifier(hidden_sizes=[64, 32], dropout=0.1, trainer=trainer,
                               random_state=seed)
     fit_params["eval_set"] = (featurizer.transform(x_val), y_val)
