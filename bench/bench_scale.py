@@ -16,9 +16,10 @@ for each --models (default logreg, random_forest, svm, mlp):
   with MLflow tracking);
 - the plain script (PLAIN below): read the CSV, stratified train/validation/test split with the
   pipeline's sizes and seed, impute + scale + one-hot (a ColumnTransformer like featurize's), fit
-  the estimator the pipeline fitted at that size with the same settings (for mlp the project's
-  own MLPClassifier with conf/trainer/default.yaml, early-stopping on the validation split, as
-  train does), score on test.
+  the estimator the pipeline fits at that size with the same settings (conf/model's large_data
+  ones above their max_rows; for mlp the project's own MLPClassifier with
+  conf/trainer/default.yaml, early-stopping on the validation split as train does: no
+  scikit-learn class trains the same network), score on test.
 Each is timed (wall clock) and its peak memory read: the largest resident set of any process
 it started (getrusage(RUSAGE_CHILDREN).ru_maxrss in a fresh wrapper process; for the pipeline
 that is its largest stage, beside which DVC's own process runs).
@@ -45,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+BENCH_TIMEOUT_S = 5400  # bench/run.py's limit for this script: about 30 minutes on 2 cores
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",
@@ -96,7 +98,8 @@ if model == "logreg":
     estimator = LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
 elif model == "random_forest":
     estimator = RandomForestClassifier(
-        n_estimators=200, max_depth=6, min_samples_leaf=2, n_jobs=-1, random_state=seed)
+        n_estimators=200, max_depth=6, min_samples_leaf=2, n_jobs=-1, random_state=seed,
+        max_samples=100000 if len(x_train) > 100000 else None)  # conf/model's large_data
 elif model == "svm" and len(x_train) <= 20000:  # conf/model/svm.yaml: the exact kernel SVM
     estimator = CalibratedClassifierCV(SVC(C=1.0, kernel="rbf", gamma="scale", random_state=seed),
         ensemble=False)
@@ -106,7 +109,7 @@ elif model == "svm":  # its large_data version, above 20,000 training rows
 else:  # the project's PyTorch MLP: no scikit-learn estimator trains the same network
     MLPClassifier = __import__(f"{package}.models.mlp", fromlist=["MLPClassifier"]).MLPClassifier
     trainer = yaml.safe_load(open("conf/trainer/default.yaml"))
-    if len(x_train) > 100000:  # conf/model/mlp.yaml's large_data
+    if len(x_train) > 100000:  # conf/model's large_data
         trainer["batch_size"] = 1024
     estimator = MLPClassifier(hidden_sizes=[64, 32], dropout=0.1, trainer=trainer,
                               random_state=seed)

@@ -36,7 +36,7 @@ CV_SCORING = {
         "r2": "r2",
     },
 }
-IMPORTANCE_SCORING = {"classification": ("f1_macro", "macro F1"), "regression": ("r2", "R²")}
+IMPORTANCE_SCORE = {"classification": "macro F1", "regression": "R²"}  # as importance() scores
 
 
 def cv_folds(cfg: Config, n_rows: int) -> int:
@@ -119,18 +119,12 @@ def importance(model, rows: pd.DataFrame, target: str, cfg: Config) -> pd.DataFr
     columns, repeats = feature_columns(cfg["data"]), int(cfg["evaluate"]["importance_repeats"])
     if len(rows) > (most := cfg["evaluate"]["importance_max_rows"]):  # seconds, not hours
         rows = rows.sample(most, random_state=cfg["seed"])
-    regression = task_of(cfg["data"]) == "regression"
-    score = get_scorer(IMPORTANCE_SCORING["regression"][0]) if regression else macro_f1
-    # disable=None: a bar on a terminal only, so CI logs stay readable.
-    bar = tqdm(desc="permutation importance", total=1 + len(columns) * repeats, disable=None)
-    with bar:
+    score = get_scorer("r2") if task_of(cfg["data"]) == "regression" else macro_f1
+    # disable=None: a bar on a terminal only, so that CI logs stay readable.
+    with tqdm(desc="importance", total=1 + len(columns) * repeats, disable=None) as bar:
+        x, y, seed, scoring = rows[columns], rows[target], cfg["seed"], ticking(score, bar)
         result = permutation_importance(
-            model,
-            rows[columns],
-            rows[target],
-            scoring=ticking(score, bar),
-            n_repeats=repeats,
-            random_state=cfg["seed"],
+            model, x, y, scoring=scoring, n_repeats=repeats, random_state=seed
         )
     table = pd.DataFrame(
         {"feature": columns, "importance": result.importances_mean, "std": result.importances_std}
@@ -227,7 +221,7 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
     (reports / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     ranked = importance(scorer, rows["test"], target, cfg)
     ranked.to_csv(reports / "importance.csv", index=False)
-    importance_figure(ranked, IMPORTANCE_SCORING[task][1], reports / "figures")
+    importance_figure(ranked, IMPORTANCE_SCORE[task], reports / "figures")
     return metrics
 
 

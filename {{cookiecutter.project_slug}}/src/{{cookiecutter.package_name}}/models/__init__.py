@@ -40,7 +40,7 @@ def build_estimator(
         print(
             f"model {name}: {n_rows:,} training rows is more than large_data.max_rows="
             f"{large['max_rows']:,}, so its large_data version is used: "
-            f"{changes['_target_'] if '_target_' in changes else changes}"
+            f"{changes.get('_target_', changes)}"
         )
     try:
         target = get_object(spec["_target_"])
