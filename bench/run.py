@@ -13,7 +13,8 @@ The contract with a bench script `bench/bench_X.py`:
   line `BENCH_PYTHON = "template"`; it gets this interpreter and no --project;
 - a script that needs packages the project does not depend on lists them in a line
   `BENCH_REQUIRES = ["lightning"]`; they are installed into the bench project's .venv
-  (with the same CPU-PyTorch constraint as `make setup`, so torch is never replaced).
+  (with the same CPU-PyTorch constraint as `make setup`, so torch is never replaced);
+- a script that may run longer than TIMEOUT_S says how long in a line `BENCH_TIMEOUT_S = 5400`.
 The project is baked with the defaults into bench/.work/ on every run and set up there;
 its .venv is kept for later runs (`--fresh` starts from nothing; `--project DIR` uses
 yours). Results are merged into
@@ -44,6 +45,7 @@ RESULTS = BENCH / "results.json"
 WORK = BENCH / ".work"
 TEMPLATE_MARK = re.compile(r'^BENCH_PYTHON\s*=\s*["\']template["\']', re.MULTILINE)
 REQUIRES_MARK = re.compile(r"^BENCH_REQUIRES\s*=\s*(\[.*?\])", re.MULTILINE | re.DOTALL)
+TIMEOUT_MARK = re.compile(r"^BENCH_TIMEOUT_S\s*=\s*(\d+)", re.MULTILINE)
 TIMEOUT_S = 1800
 
 
@@ -67,6 +69,11 @@ def requirements(script: Path) -> list[str]:
     if found is None:
         return []
     return [str(r) for r in ast.literal_eval(found.group(1))]
+
+
+def timeout(script: Path) -> int:
+    found = TIMEOUT_MARK.search(script.read_text(encoding="utf-8"))
+    return int(found.group(1)) if found else TIMEOUT_S
 
 
 def install(project: bakery.Project, packages: list[str]) -> None:
@@ -134,7 +141,7 @@ def run_one(script: Path, project: bakery.Project | None) -> dict[str, float]:
                 str(project.path),
             ]
             env = project.env
-        result = subprocess.run(cmd, cwd=ROOT, env=env, timeout=TIMEOUT_S)
+        result = subprocess.run(cmd, cwd=ROOT, env=env, timeout=timeout(script))
         if result.returncode != 0:
             raise RuntimeError(f"exit {result.returncode}")
         if not out.exists():

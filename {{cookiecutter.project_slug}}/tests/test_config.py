@@ -45,6 +45,23 @@ def test_every_model_config_composes_and_builds_an_estimator(name):
     assert is_classifier(estimator)
     assert is_regressor(build_estimator(cfg["model"], task="regression"))  # data.task: regression
     assert str(clone(estimator).get_params(deep=False)) == str(estimator.get_params(deep=False))
+    # Above large_data.max_rows (where a model has that section), for both tasks.
+    assert is_classifier(build_estimator(cfg["model"], n_rows=10**7))
+    assert is_regressor(build_estimator(cfg["model"], n_rows=10**7, task="regression"))
+
+
+def test_large_data_changes_only_the_settings_it_names():
+    """Above large_data.max_rows the MLP trains in bigger batches and each tree of the forest
+    grows from a sample of the rows; every other setting stays as configured."""
+
+    def params(name: str, n_rows: int) -> dict:
+        model_cfg = compose([f"model={name}"], conf_dir=CONF)["model"]
+        return build_estimator(model_cfg, n_rows).get_params(deep=False)
+
+    mlp = params("mlp", 1_000)
+    assert params("mlp", 10**7) == {**mlp, "trainer": {**mlp["trainer"], "batch_size": 1024}}
+    forest = params("random_forest", 1_000)
+    assert params("random_forest", 10**7) == {**forest, "max_samples": 100_000}
 
 
 def test_a_misspelt_model_key_names_the_valid_ones():

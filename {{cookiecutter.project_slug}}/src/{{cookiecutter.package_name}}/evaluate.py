@@ -36,7 +36,7 @@ CV_SCORING = {
         "r2": "r2",
     },
 }
-IMPORTANCE_SCORING = {"classification": ("f1_macro", "macro F1"), "regression": ("r2", "R²")}
+IMPORTANCE_SCORE = {"classification": "macro F1", "regression": "R²"}  # as importance() scores
 
 
 def cv_folds(cfg: Config, n_rows: int) -> int:
@@ -54,9 +54,10 @@ def cv_folds(cfg: Config, n_rows: int) -> int:
 def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
     """k-fold CV of featurizer + estimator on the training split ({"folds": 0} if skipped).
     The featurizer is fitted inside each fold, so no fold sees its held-out rows."""
-    from sklearn.metrics import f1_score, make_scorer
+    from sklearn.metrics import f1_score, get_scorer, make_scorer
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
     from sklearn.pipeline import make_pipeline
+    from tqdm import tqdm
 
     from .featurize import build_featurizer
     from .models import build_estimator
@@ -75,7 +76,10 @@ def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
     if positive is not None:  # two classes: F1 of the same class as the test metrics
         scoring |= {"f1": make_scorer(f1_score, pos_label=positive), "roc_auc": "roc_auc"}
     cv = splitter(folds, shuffle=True, random_state=cfg["seed"])
-    scores = cross_validate(pipeline, train_rows, y, cv=cv, scoring=scoring)
+    with tqdm(desc="cross-validation", total=folds, unit="fold", disable=None) as bar:
+        first = next(iter(scoring))  # called once per fold: it moves the bar
+        scoring[first] = ticking(get_scorer(scoring[first]), bar)
+        scores = cross_validate(pipeline, train_rows, y, cv=cv, scoring=scoring)
     result: dict[str, float] = {"folds": folds}
     for name in scoring:  # scikit-learn negates errors so that higher is better: undo it
         values = -scores[f"test_{name}"] if name in LOWER_IS_BETTER else scores[f"test_{name}"]
@@ -84,23 +88,44 @@ def cross_validation(cfg: Config, train_rows: pd.DataFrame) -> dict[str, float]:
     return result
 
 
+def ticking(score, bar):
+    """`score` that also moves a progress bar: scikit-learn calls a scorer once per fold
+    (cross-validation) and once per shuffle (permutation importance)."""
+
+    def scored(estimator, X, y):
+        bar.update()
+        return score(estimator, X, y)
+
+    return scored
+
+
+def macro_f1(estimator, X, y) -> float:
+    """The "f1_macro" scorer's value, on class numbers: scikit-learn scores text labels slowly."""
+    from sklearn.metrics import f1_score
+
+    classes = estimator.classes_
+    predicted = pd.Categorical(estimator.predict(X), categories=classes).codes
+    return f1_score(pd.Categorical(y, categories=classes).codes, predicted, average="macro")
+
+
 def importance(model, rows: pd.DataFrame, target: str, cfg: Config) -> pd.DataFrame:
     """Permutation importance: how much the score drops when one column is shuffled.
     Model-agnostic (the MLP too), per raw column, on the test split (a seeded sample of
     `evaluate.importance_max_rows` rows when larger)."""
     from sklearn.inspection import permutation_importance
+    from sklearn.metrics import get_scorer
+    from tqdm import tqdm
 
-    columns = feature_columns(cfg["data"])
+    columns, repeats = feature_columns(cfg["data"]), int(cfg["evaluate"]["importance_repeats"])
     if len(rows) > (most := cfg["evaluate"]["importance_max_rows"]):  # seconds, not hours
         rows = rows.sample(most, random_state=cfg["seed"])
-    result = permutation_importance(
-        model,
-        rows[columns],
-        rows[target],
-        scoring=IMPORTANCE_SCORING[task_of(cfg["data"])][0],
-        n_repeats=int(cfg["evaluate"]["importance_repeats"]),
-        random_state=cfg["seed"],
-    )
+    score = get_scorer("r2") if task_of(cfg["data"]) == "regression" else macro_f1
+    # disable=None: a bar on a terminal only, so that CI logs stay readable.
+    with tqdm(desc="importance", total=1 + len(columns) * repeats, disable=None) as bar:
+        x, y, seed, scoring = rows[columns], rows[target], cfg["seed"], ticking(score, bar)
+        result = permutation_importance(
+            model, x, y, scoring=scoring, n_repeats=repeats, random_state=seed
+        )
     table = pd.DataFrame(
         {"feature": columns, "importance": result.importances_mean, "std": result.importances_std}
     )
@@ -196,7 +221,7 @@ def evaluate(cfg: Config, paths: Paths) -> dict[str, Any]:
     (reports / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     ranked = importance(scorer, rows["test"], target, cfg)
     ranked.to_csv(reports / "importance.csv", index=False)
-    importance_figure(ranked, IMPORTANCE_SCORING[task][1], reports / "figures")
+    importance_figure(ranked, IMPORTANCE_SCORE[task], reports / "figures")
     return metrics
 
 

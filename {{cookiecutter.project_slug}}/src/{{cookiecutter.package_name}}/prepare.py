@@ -7,6 +7,7 @@ in reports/cleaning.json so a reviewer can see what the cleaning did and why.
 """
 
 import json
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +31,31 @@ def task_of(data_cfg: Config) -> str:
     return task
 
 
+def read_csv(path: Path, data_cfg: Config) -> pd.DataFrame:
+    """data.numeric columns as float64 (parsing text later is slower and holds more memory),
+    the others as text. A numeric column holding text is read again as text: clean_rows
+    then counts the cells that are no numbers, or refuses a column that is mostly text."""
+    raw_names = {new: old for old, new in (data_cfg.get("rename") or {}).items()}
+    numbers = {raw_names.get(c, c): "float64" for c in data_cfg["numeric"]}
+    how = {  # the file's format, as the data config describes it
+        "keep_default_na": False, "na_values": list(data_cfg.get("missing_values", [""])),
+        "sep": data_cfg.get("sep", ","), "encoding": data_cfg.get("encoding", "utf-8"),
+    }  # fmt: skip
+    try:
+        return pd.read_csv(path, dtype=defaultdict(lambda: str, numbers), **how)
+    except ValueError:  # e.g. could not convert string to float: 'heavy'
+        return pd.read_csv(path, dtype=str, **how)
+
+
 def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
-    """The raw table as text (CSV) or as stored (Parquet), with the configured renames."""
+    """The raw table (CSV, or Parquet as stored), with the configured renames."""
     if not path.exists():
         raise PipelineError(
             f"raw data {path} not found: run `dvc checkout` (or `dvc pull` when the DVC cache "
             "does not have it), or fix data.raw_path in your conf/data file"
         )
     try:
-        if path.suffix == ".parquet":
-            df = pd.read_parquet(path)
-        else:
-            # Text first: numbers are checked against the config in clean_rows.
-            missing = list(data_cfg.get("missing_values", [""]))
-            df = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_values=missing,
-                sep=data_cfg.get("sep", ","), encoding=data_cfg.get("encoding", "utf-8"),
-            )  # fmt: skip
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else read_csv(path, data_cfg)
     except pd.errors.EmptyDataError:
         raise PipelineError(f"{path} is empty: expected a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
@@ -124,14 +133,21 @@ def normalise(column: pd.Series, synonyms: dict | None, *, lower: bool = True) -
     Features are lower-cased so "MALE" and "male" are one category. Labels (lower=False)
     keep a spelling a person typed: the synonym's, else the most frequent one.
     """
-    text = column.astype("string").str.strip().str.replace(r"\s+", " ", regex=True)
+    # Each distinct value is cleaned once, then copied to its rows: fast on millions of rows.
+    codes, distinct = pd.factorize(column)  # codes: a row's value in `distinct`, -1 if missing
+    text = pd.Series(distinct, dtype="string").str.strip().str.replace(r"\s+", " ", regex=True)
     key = text.str.lower()
     mapping = {str(k).strip().lower(): v for k, v in (synonyms or {}).items()}
     if not lower:  # most frequent spelling of each case-insensitive key, then synonyms
-        spelling = text.groupby(key).agg(lambda s: s.value_counts().index[0])
-        mapping = {**spelling.to_dict(), **mapping}
-    clean = key.map(lambda v: mapping.get(v, v), na_action="ignore").astype(object)
-    return clean.where(key.notna(), np.nan)  # NaN, not pd.NA: scikit-learn's imputers expect it
+        rows = pd.Series(np.bincount(codes[codes >= 0], minlength=len(text)))
+        spellings = rows.groupby([key.rename("key"), text.rename("text")], sort=False).sum()
+        spellings = spellings.sort_values(ascending=False, kind="stable").reset_index()
+        most = spellings.drop_duplicates("key")  # a key's first spelling has the most rows
+        mapping = {**dict(zip(most["key"], most["text"], strict=True)), **mapping}
+    clean = key.map(lambda v: mapping.get(v, v)).to_numpy(dtype=object)
+    # Missing stays NaN, not pd.NA: scikit-learn's imputers expect it.
+    values = pd.api.extensions.take(clean, codes, allow_fill=True, fill_value=np.nan)
+    return pd.Series(values, index=column.index, dtype=object)
 
 
 def clean_rows(df: pd.DataFrame, data_cfg: Config) -> pd.DataFrame:
@@ -160,8 +176,8 @@ def target_values(column: pd.Series, data_cfg: Config) -> pd.Series:
             )
         return numbers
     labels = normalise(column, (data_cfg.get("synonyms") or {}).get(name), lower=False)
-    numbers = pd.to_numeric(labels, errors="coerce")
-    if numbers.notna().all() and labels.nunique() > MAX_CLASSES:
+    distinct = pd.Series(labels.unique())  # a missing label (NaN) counts as no number here
+    if pd.to_numeric(distinct, errors="coerce").notna().all() and labels.nunique() > MAX_CLASSES:
         raise PipelineError(
             f"target {name!r} holds {labels.nunique()} different numbers: a classifier would "
             "treat each as a class; set data.task: regression to predict the number"
@@ -228,7 +244,8 @@ def split(df: pd.DataFrame, data_cfg: Config, seed: int) -> dict[str, pd.DataFra
         )
 
     def cut(rows: pd.DataFrame, size: float) -> list[pd.DataFrame]:
-        by_class = None if regression else rows[target]
+        # Class numbers in sorted order of the labels: the split of the labels, made faster.
+        by_class = None if regression else pd.Categorical(rows[target]).codes
         return train_test_split(rows, test_size=size, random_state=seed, stratify=by_class)
 
     sizes = data_cfg["split"]
@@ -247,12 +264,20 @@ def prepare(cfg: Config, paths: Paths, raw_path: Path | None = None) -> dict[str
     data_cfg = cfg["data"]
     raw_path = raw_path or Path(data_cfg["raw_path"])
     check_unchanged(raw_path)
-    raw = load_raw(raw_path, data_cfg)
-    df, summary = clean(raw, data_cfg)
-    splits = split(df, data_cfg, cfg["seed"])
-    paths.processed.mkdir(parents=True, exist_ok=True)
-    for name, part in splits.items():
-        part.to_parquet(paths.split(name), index=False)
+    from tqdm import tqdm  # not at the top: serving.py imports this module, and needs no tqdm
+
+    # A progress bar on a terminal only (disable=None), so that CI logs stay readable.
+    with tqdm(desc="prepare (read and clean, split, write)", total=3, disable=None) as bar:
+        df, summary = clean(load_raw(raw_path, data_cfg), data_cfg)  # the raw table is freed
+        bar.update()
+        splits = split(df, data_cfg, cfg["seed"])
+        bar.update()
+        paths.processed.mkdir(parents=True, exist_ok=True)
+        # pandas' category type: smaller files, read and featurized faster than text.
+        categories = dict.fromkeys(data_cfg["categorical"], "category")
+        for name, part in splits.items():
+            part.astype(categories).to_parquet(paths.split(name), index=False)
+        bar.update()
     summary["split_rows"] = {name: len(part) for name, part in splits.items()}
     paths.reports.mkdir(parents=True, exist_ok=True)
     (paths.reports / "cleaning.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -32,7 +32,11 @@ def train(cfg: Config, paths: Paths):
     if "eval_set" in inspect.signature(estimator.fit).parameters:
         # Models that train in epochs (the MLP) stop early on the validation split.
         fit_params["eval_set"] = (featurizer.transform(val_rows), val_rows[target])
-    estimator.fit(featurizer.transform(train_rows), train_rows[target], **fit_params)
+    features = featurizer.transform(train_rows)
+    # scikit-learn's fits show no progress (the MLP's has a bar): say what is fitted, on what.
+    rows, columns = features.shape
+    print(f"train: fitting {type(estimator).__name__} on {rows:,} rows x {columns} features")
+    estimator.fit(features, train_rows[target], **fit_params)
     return build_pipeline(cfg["data"], featurizer, estimator)
 
 
@@ -59,10 +63,11 @@ def main() -> None:
     cfg = load_params()
     started = time.perf_counter()
     model = train(cfg, Paths())
+    seconds = time.perf_counter() - started
     if os.environ.get("RANK", "0") == "0":  # torchrun: the other ranks only help train
-        write_outputs(model, Paths(), time.perf_counter() - started, cfg["model"]["name"])
+        write_outputs(model, Paths(), seconds, cfg["model"]["name"])
         fitted = type(model.named_steps["model"]).__name__  # e.g. Ridge for logreg on regression
-        print(f"train: {cfg['model']['name']} ({fitted}) saved to models/model.joblib")
+        print(f"train: {cfg['model']['name']} ({fitted}) in {seconds:.1f} s, saved to models/")
 
 
 if __name__ == "__main__":

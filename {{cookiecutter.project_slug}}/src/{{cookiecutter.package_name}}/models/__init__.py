@@ -4,8 +4,8 @@ A model file names a class (`_target_`) and its keyword arguments; Hydra's `inst
 builds it. So any scikit-learn estimator is one YAML file away, and `Pipeline`,
 `cross_validate`, `clone` and joblib work for every model, the PyTorch MLP (mlp.py) included.
 Two optional sections choose another estimator: `regression` (what the model is for
-`data.task: regression`) and `large_data` (a scalable equivalent, built above
-`large_data.max_rows` training rows, for models whose cost grows faster than the data).
+`data.task: regression`) and `large_data`, used above `large_data.max_rows` training rows: a
+scalable equivalent (`estimator` with a `_target_`), or only the settings that change (merged in).
 """
 
 import inspect
@@ -20,6 +20,7 @@ def build_estimator(
     """The unfitted estimator for a `model` config (its `name` is only a label)."""
     from hydra.errors import InstantiationException
     from hydra.utils import get_object, instantiate
+    from omegaconf import OmegaConf
 
     name = model_cfg.get("name", "?")
     spec = model_cfg
@@ -33,10 +34,13 @@ def build_estimator(
     large = spec.get("large_data")
     spec = {k: v for k, v in spec.items() if k not in ("name", "large_data", "regression")}
     if large and n_rows is not None and n_rows > large["max_rows"]:
-        spec = large["estimator"]
+        changes = large["estimator"]
+        merged = OmegaConf.to_container(OmegaConf.merge(spec, changes))
+        spec = changes if "_target_" in changes else merged
         print(
             f"model {name}: {n_rows:,} training rows is more than large_data.max_rows="
-            f"{large['max_rows']:,}, so its scalable version ({spec['_target_']}) is used"
+            f"{large['max_rows']:,}, so its large_data version is used: "
+            f"{changes.get('_target_', changes)}"
         )
     try:
         target = get_object(spec["_target_"])

@@ -224,6 +224,7 @@ def _train(net, train, val, cfg: TrainerConfig, seed, task, device, world):
         "device": str(device),
         "precision": str(amp_dtype or torch.float32).removeprefix("torch."),
         "world_size": world.size,
+        "batch_size": cfg.batch_size,
         "epochs_run": state.epoch,
         "best_epoch": state.best_epoch,
         "stopped_early": stopped_early,
