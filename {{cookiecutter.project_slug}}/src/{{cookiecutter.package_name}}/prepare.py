@@ -35,14 +35,13 @@ def read_csv(path: Path, data_cfg: Config) -> pd.DataFrame:
     """data.numeric columns as float64 (parsing text later is slower and holds more memory),
     the others as text. A numeric column holding text is read again as text: clean_rows
     then counts the cells that are no numbers, or refuses a column that is mostly text."""
-    missing = list(data_cfg.get("missing_values", [""]))
+    options = {"keep_default_na": False, "na_values": list(data_cfg.get("missing_values", [""]))}
     raw_names = {new: old for old, new in (data_cfg.get("rename") or {}).items()}
     numbers = {raw_names.get(c, c): "float64" for c in data_cfg["numeric"]}
     try:
-        text_by_default = defaultdict(lambda: str, numbers)
-        return pd.read_csv(path, dtype=text_by_default, keep_default_na=False, na_values=missing)
+        return pd.read_csv(path, dtype=defaultdict(lambda: str, numbers), **options)
     except ValueError:  # e.g. could not convert string to float: 'heavy'
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=missing)
+        return pd.read_csv(path, dtype=str, **options)
 
 
 def load_raw(path: Path, data_cfg: Config) -> pd.DataFrame:
