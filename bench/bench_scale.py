@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-BENCH_TIMEOUT_S = 5400  # bench/run.py's limit for this script: about 30 minutes on 2 cores
+BENCH_TIMEOUT_S = 5400  # run.py's limit for it (the default sizes: 18 minutes on 2 busy cores)
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@example.com",

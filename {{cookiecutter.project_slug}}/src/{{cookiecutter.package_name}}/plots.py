@@ -43,6 +43,14 @@ def save(fig, path: Path) -> Path:
     return path
 
 
+def thin(curve: pd.DataFrame, most: int = 1000) -> pd.DataFrame:
+    """At most `most` evenly spaced points of a curve, both ends kept: enough to draw it (a big
+    test split has a point per row: megabytes for DVC's plots and MLflow otherwise)."""
+    if len(curve) <= most:
+        return curve
+    return curve.iloc[np.linspace(0, len(curve) - 1, most).round().astype(int)]
+
+
 def curve_tables(y_true, proba, classes: list[str], out: Path) -> None:
     """CSV files `dvc plots show` renders: confusion matrix, ROC and PR curves."""
     from sklearn.metrics import precision_recall_curve, roc_curve
@@ -59,10 +67,10 @@ def curve_tables(y_true, proba, classes: list[str], out: Path) -> None:
         file = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".csv"
         fpr, tpr, _ = roc_curve(y_true == i, proba[:, i])
         roc = pd.DataFrame({"fpr": fpr, "tpr": tpr}).round(6)
-        roc.to_csv(out / "roc" / file, index=False)
+        thin(roc).to_csv(out / "roc" / file, index=False)
         precision, recall, _ = precision_recall_curve(y_true == i, proba[:, i])
         pr = pd.DataFrame({"recall": recall, "precision": precision}).round(6)
-        pr.to_csv(out / "precision_recall" / file, index=False)
+        thin(pr).to_csv(out / "precision_recall" / file, index=False)
 
 
 def classification_figures(y_true, proba, classes: list[str], out: Path) -> None:

@@ -188,6 +188,7 @@ def log_run(
 ) -> str:
     """Record one evaluated model as one MLflow run; return its id."""
     import mlflow
+    import pyarrow as pa
 
     _experiment(cfg)
     model_name, data_name = cfg["model"]["name"], cfg["data"]["name"]
@@ -198,10 +199,12 @@ def log_run(
     if paths.fit_summary.exists():  # the class trained: another one above large_data.max_rows
         tags["model.estimator"] = json.loads(paths.fit_summary.read_text())["estimator"]
     test_rows = pd.read_parquet(paths.split("test"))
+    # Text as Arrow strings: MLflow reads their type (the same schema) instead of every cell.
+    text = {c: pd.ArrowDtype(pa.string()) for c in test_rows if test_rows[c].dtype.kind == "O"}
     # MLflow registers its local-file source twice, and says so.
     with warnings.catch_warnings(action="ignore", category=UserWarning):
         dataset = mlflow.data.from_pandas(
-            test_rows,
+            test_rows.astype(text),
             source=cfg["data"]["raw_path"],
             name=f"{data_name} (test split)",
             targets=cfg["data"]["target"],
