@@ -31,16 +31,19 @@ def task_of(data_cfg: Config) -> str:
     return task
 
 
+def csv_format(data_cfg: Config) -> dict[str, str]:
+    """How the CSV is written, as the data config says (`make predict` reads new rows so too)."""
+    return {"sep": data_cfg.get("sep", ","), "encoding": data_cfg.get("encoding", "utf-8")}
+
+
 def read_csv(path: Path, data_cfg: Config) -> pd.DataFrame:
     """data.numeric columns as float64 (parsing text later is slower and holds more memory),
     the others as text. A numeric column holding text is read again as text: clean_rows
     then counts the cells that are no numbers, or refuses a column that is mostly text."""
     raw_names = {new: old for old, new in (data_cfg.get("rename") or {}).items()}
     numbers = {raw_names.get(c, c): "float64" for c in data_cfg["numeric"]}
-    how = {  # the file's format, as the data config describes it
-        "keep_default_na": False, "na_values": list(data_cfg.get("missing_values", [""])),
-        "sep": data_cfg.get("sep", ","), "encoding": data_cfg.get("encoding", "utf-8"),
-    }  # fmt: skip
+    how = {"keep_default_na": False, "na_values": list(data_cfg.get("missing_values", [""]))}
+    how |= csv_format(data_cfg)
     try:
         return pd.read_csv(path, dtype=defaultdict(lambda: str, numbers), **how)
     except ValueError:  # e.g. could not convert string to float: 'heavy'

@@ -158,9 +158,12 @@ def _experiment(cfg: Config):
                     raise sqlite3.DatabaseError(check)
         mlflow.set_tracking_uri(uri)
         experiment = mlflow.set_experiment(experiment_name(cfg))
+        mlflow_client = client()
         if KIND not in experiment.tags:  # the UI opens such an experiment on its runs table
-            client().set_experiment_tag(experiment.experiment_id, KIND, "custom_model_development")
-        end_orphaned_runs(client(), experiment.experiment_id)
+            mlflow_client.set_experiment_tag(
+                experiment.experiment_id, KIND, "custom_model_development"
+            )
+        end_orphaned_runs(mlflow_client, experiment.experiment_id)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy, HTTP and MLflow errors alike
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise PipelineError(

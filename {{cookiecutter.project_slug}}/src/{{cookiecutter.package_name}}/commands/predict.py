@@ -15,7 +15,7 @@ import pandas as pd
 from .. import serving, tracking
 from ..config import Paths, load_params
 from ..errors import PipelineError, run_cli
-from ..prepare import feature_columns
+from ..prepare import csv_format, feature_columns
 from .compare import resolve_run_id
 
 
@@ -40,13 +40,12 @@ def load(run: str | None, workspace: bool):
 
 def read_rows(source: Path, data_cfg: dict) -> pd.DataFrame:
     """The file as text, as the training data were read: the model's cleaning parses it."""
-    text = {"sep": data_cfg.get("sep", ","), "encoding": data_cfg.get("encoding", "utf-8")}
     try:
         parquet = source.suffix == ".parquet"
         df = (
             pd.read_parquet(source)
             if parquet
-            else pd.read_csv(source, dtype=str, na_filter=False, **text)
+            else pd.read_csv(source, dtype=str, na_filter=False, **csv_format(data_cfg))
         )
     except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PipelineError(f"{source} is not a readable table: {exc}") from None
